@@ -1,0 +1,169 @@
+"""A model is a folder: `config.json`, `model.safetensors` (or shards with an index) and
+`tokenizer.json`. Loading names the first thing wrong with a folder instead of failing
+somewhere inside torch.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .network import DiffusionLM, ModelConfig
+from .tokenizer import CodeTokenizer, TokenizerError
+
+FORMAT_VERSION = 1
+MODEL_TYPE = "diffill-mdlm"
+WEIGHTS = "model.safetensors"
+WEIGHTS_INDEX = "model.safetensors.index.json"
+# Every shipped file stays under the repository's 16 MiB limit.
+DEFAULT_SHARD_BYTES = 15 * 1024 * 1024
+
+
+class CheckpointError(RuntimeError):
+    """A model folder that cannot be loaded; the message says what to fix."""
+
+
+@dataclass
+class Checkpoint:
+    model: DiffusionLM
+    tokenizer: CodeTokenizer
+    folder: Path
+    # Free-form facts recorded at save time (training tokens, held-out loss, ...).
+    info: dict = field(default_factory=dict)
+
+
+def save(
+    folder: str | Path,
+    model: DiffusionLM,
+    tokenizer: CodeTokenizer,
+    info: dict | None = None,
+    dtype: torch.dtype = torch.bfloat16,
+    shard_bytes: int = DEFAULT_SHARD_BYTES,
+) -> Path:
+    """Write `model` as a checkpoint folder, sharding weights above `shard_bytes`."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    config = {
+        "format_version": FORMAT_VERSION,
+        "model_type": MODEL_TYPE,
+        "model": model.cfg.to_dict(),
+        "dtype": str(dtype).removeprefix("torch."),
+        "info": info or {},
+    }
+    state = {k: v.detach().to("cpu", dtype).contiguous() for k, v in model.state_dict().items()}
+    shards: list[dict[str, torch.Tensor]] = [{}]
+    size = 0
+    for name, tensor in state.items():
+        nbytes = tensor.numel() * tensor.element_size()
+        if shards[-1] and size + nbytes > shard_bytes:
+            shards.append({})
+            size = 0
+        shards[-1][name] = tensor
+        size += nbytes
+    for old in [*folder.glob("model*.safetensors"), folder / WEIGHTS_INDEX]:
+        old.unlink(missing_ok=True)
+    if len(shards) == 1:
+        save_file(shards[0], str(folder / WEIGHTS), metadata={"format": "pt"})
+    else:
+        weight_map = {}
+        for i, shard in enumerate(shards, 1):
+            name = f"model-{i:05d}-of-{len(shards):05d}.safetensors"
+            save_file(shard, str(folder / name), metadata={"format": "pt"})
+            weight_map.update({k: name for k in shard})
+        (folder / WEIGHTS_INDEX).write_text(
+            json.dumps({"metadata": {}, "weight_map": weight_map}, indent=1) + "\n"
+        )
+    (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    tokenizer.save(folder / "tokenizer.json")
+    return folder
+
+
+def read_config(folder: Path) -> dict:
+    path = folder / "config.json"
+    if not folder.is_dir():
+        raise CheckpointError(f"model folder {folder} does not exist or is not a directory")
+    if not path.is_file():
+        raise CheckpointError(f"model folder {folder} has no config.json")
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CheckpointError(f"{path} is not valid JSON: {err}") from None
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{path} must hold a JSON object")
+    return config
+
+
+def _read_weights(folder: Path) -> dict[str, torch.Tensor]:
+    index = folder / WEIGHTS_INDEX
+    try:
+        if index.is_file():
+            weight_map = json.loads(index.read_text())["weight_map"]
+            state: dict[str, torch.Tensor] = {}
+            for shard in sorted(set(weight_map.values())):
+                if not (folder / shard).is_file():
+                    raise CheckpointError(f"model folder {folder} lacks weight shard {shard}")
+                state.update(load_file(str(folder / shard)))
+            return state
+        if not (folder / WEIGHTS).is_file():
+            raise CheckpointError(f"model folder {folder} has no {WEIGHTS} (nor {WEIGHTS_INDEX})")
+        return load_file(str(folder / WEIGHTS))
+    except (SafetensorError, OSError, KeyError, json.JSONDecodeError) as err:
+        raise CheckpointError(f"cannot read the weights in {folder}: {err}") from None
+
+
+def load(folder: str | Path, device: str | torch.device = "cpu") -> Checkpoint:
+    """Load a diffill checkpoint folder onto `device` (weights keep their saved dtype)."""
+    folder = Path(folder)
+    config = read_config(folder)
+    version = config.get("format_version")
+    if not isinstance(version, int):
+        raise CheckpointError(f"{folder / 'config.json'} has no integer format_version")
+    if version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{folder} uses checkpoint format {version}, newer than this diffill reads "
+            f"({FORMAT_VERSION}); upgrade diffill"
+        )
+    if config.get("model_type") != MODEL_TYPE:
+        raise CheckpointError(
+            f"{folder} holds model_type {config.get('model_type')!r}, not {MODEL_TYPE!r}"
+        )
+    try:
+        cfg = ModelConfig.from_dict(config.get("model", {}))
+    except (TypeError, ValueError, AssertionError) as err:
+        raise CheckpointError(f"{folder / 'config.json'}: bad model config: {err}") from None
+    if not (folder / "tokenizer.json").is_file():
+        raise CheckpointError(f"model folder {folder} has no tokenizer.json")
+    try:
+        tokenizer = CodeTokenizer.from_file(folder / "tokenizer.json")
+    except (TokenizerError, Exception) as err:  # tokenizers raises bare Exceptions
+        raise CheckpointError(f"cannot read {folder / 'tokenizer.json'}: {err}") from None
+    if tokenizer.vocab_size != cfg.vocab_size:
+        raise CheckpointError(
+            f"{folder}: tokenizer has {tokenizer.vocab_size} tokens but the model "
+            f"expects {cfg.vocab_size}"
+        )
+    state = _read_weights(folder)
+    with torch.device("meta"):
+        model = DiffusionLM(cfg)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{folder}: weights do not match the config "
+            f"(missing {missing[:5]}, unexpected {unexpected[:5]})"
+        )
+    for name, tensor in state.items():
+        if tuple(tensor.shape) != tuple(expected[name].shape):
+            raise CheckpointError(
+                f"{folder}: weight {name} has shape {tuple(tensor.shape)}, "
+                f"the config implies {tuple(expected[name].shape)}"
+            )
+    model.load_state_dict(state, assign=True)
+    model.to(device).eval()
+    return Checkpoint(model, tokenizer, folder, config.get("info", {}))

@@ -1,0 +1,361 @@
+"""The public API: fill the gap between a prefix and a suffix.
+
+    from diffill.model import load
+    infiller = load()
+    r = infiller.infill(prefix, suffix)   # -> InfillResult
+
+Layout of a request (see `objective` for why): the context is the prefix at positions
+0..p-1 and the suffix from p + span_positions on; the canvas sits at p..p+L-1. A `<len>`
+probe at p reads the length head. Unless a length is given, a few candidate canvas
+lengths are decoded as one batch and the best by model score (and by the caller's
+`accept` check, when given) is kept.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from . import checkpoint
+from .hardware import describe, fast_bf16, resolve_device
+from .network import DiffusionLM
+from .sampler import CancelHandle, Context, SamplerOptions, Step, canvas_hidden, denoise
+from .tokenizer import CodeTokenizer
+
+DEFAULT_MODEL = Path(__file__).parent / "weights" / "default"
+
+# Quantiles of the predicted length distribution tried as candidate canvas lengths. The
+# longer ones carry slack the model fills with <pad>, which covers an under-estimate.
+LENGTH_QUANTILES = (0.5, 0.8, 0.95)
+
+
+class InfillError(ValueError):
+    """A request the model cannot serve (too long, bad option); the message says why."""
+
+
+@dataclass
+class InfillResult:
+    text: str  # the generated middle
+    tokens: list[int]  # its token ids (pads removed)
+    confidence: float  # mean probability of the generated tokens when committed
+    token_confidence: list[float]
+    steps: int  # denoising steps (model calls over the canvas)
+    seconds: float
+    length: int  # canvas length of the kept candidate
+    candidates: list[int] = field(default_factory=list)  # canvas lengths tried
+    score: float = 0.0  # mean log-confidence of the kept candidate
+
+
+@dataclass
+class InfillRequest:
+    prefix: str
+    suffix: str
+    middle: str | None = None  # original text, re-noised by `strength`
+    strength: float = 1.0
+    length: int | None = None
+
+
+class Infiller:
+    """A loaded model and its tokenizer, ready to infill."""
+
+    def __init__(
+        self,
+        model: DiffusionLM,
+        tokenizer: CodeTokenizer,
+        name: str = "model",
+        device: torch.device | None = None,
+        max_context_tokens: int = 2048,
+        folder: Path | None = None,
+        info: dict | None = None,
+    ) -> None:
+        if tokenizer.vocab_size != model.cfg.vocab_size:
+            raise InfillError("tokenizer and model disagree on the vocabulary size")
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.name = name
+        self.folder = folder  # where it was loaded from, if anywhere
+        self.info = info or {}  # facts recorded at training time
+        self.device = device or next(model.parameters()).device
+        self.max_context_tokens = max_context_tokens
+        self.max_span_tokens = model.cfg.span_positions - 1
+        t = tokenizer
+        self.forbidden_ids = tuple(sorted(t.special_ids - {t.pad_id}))
+
+    # -- public API -------------------------------------------------------------------
+
+    def infill(
+        self,
+        prefix: str,
+        suffix: str = "",
+        *,
+        middle: str | None = None,
+        strength: float = 1.0,
+        length: int | None = None,
+        on_step: Callable[[str, Step], None] | None = None,
+        cancel: CancelHandle | None = None,
+        accept: Callable[[str], bool] | None = None,
+        **sampler_options,
+    ) -> InfillResult:
+        """Generate the text between `prefix` and `suffix`.
+
+        middle, strength: rewrite `middle` instead of generating from nothing; `strength`
+            in (0, 1] is the share of its tokens re-noised (1 regenerates it entirely).
+        length: canvas length in tokens; None lets the model choose.
+        on_step: called with (intermediate text, Step) after every denoising step.
+        cancel: anything with `is_set()`; checked between steps (raises `Cancelled`).
+        accept: a check on candidate texts (for example "it parses"); passing candidates
+            are preferred over better-scored failing ones.
+        sampler_options: `SamplerOptions` fields (steps, threshold, order, temperature,
+            top_p, remask, seed); an unknown name raises.
+        """
+        request = InfillRequest(prefix, suffix, middle, strength, length)
+        return self._run([request], SamplerOptions.of(**sampler_options), on_step, cancel, accept)[
+            0
+        ]
+
+    def infill_batch(
+        self,
+        pairs: Sequence[tuple[str, str] | InfillRequest],
+        *,
+        length: int | None = None,
+        cancel: CancelHandle | None = None,
+        accept: Callable[[str], bool] | None = None,
+        **sampler_options,
+    ) -> list[InfillResult]:
+        """`infill` for many (prefix, suffix) pairs or `InfillRequest`s in one batch."""
+        requests = [
+            p if isinstance(p, InfillRequest) else InfillRequest(p[0], p[1], length=length)
+            for p in pairs
+        ]
+        if not requests:
+            return []
+        return self._run(requests, SamplerOptions.of(**sampler_options), None, cancel, accept)
+
+    def length_distribution(self, prefix: str, suffix: str) -> torch.Tensor:
+        """The length head's probabilities over span lengths 0..span_positions-1."""
+        ctx, gaps = self._contexts([InfillRequest(prefix, suffix)])
+        return self._length_probs(ctx, gaps)[0]
+
+    @property
+    def num_parameters(self) -> int:
+        return self.model.num_parameters()
+
+    def describe_device(self) -> str:
+        return describe(self.device)
+
+    # -- internals --------------------------------------------------------------------
+
+    def _encode_context(self, prefix: str, suffix: str) -> tuple[list[int], list[int]]:
+        t = self.tokenizer
+        pre = t.encode(prefix)
+        suf = t.encode(suffix)
+        # Keep the tokens nearest the gap when the context is over budget.
+        budget = self.max_context_tokens
+        if len(pre) + len(suf) > budget:
+            keep_suf = min(len(suf), budget // 3)
+            keep_pre = min(len(pre), budget - keep_suf)
+            keep_suf = budget - keep_pre
+            pre_cut, suf_cut = len(pre) > keep_pre, len(suf) > keep_suf
+            pre = pre[len(pre) - keep_pre :]
+            suf = suf[:keep_suf]
+        else:
+            pre_cut = suf_cut = False
+        if not pre_cut:
+            pre = [t.bof_id, *pre]
+        if not suf_cut:
+            suf = [*suf, t.eof_id]
+        return pre, suf
+
+    def _contexts(self, requests: list[InfillRequest]) -> tuple[Context, list[int]]:
+        """Encoded contexts of all requests, and each request's gap position p."""
+        gap = self.model.cfg.span_positions
+        rows, pos_rows, gaps = [], [], []
+        for r in requests:
+            pre, suf = self._encode_context(r.prefix, r.suffix)
+            p = len(pre)
+            rows.append(pre + suf)
+            pos_rows.append(list(range(p)) + list(range(p + gap, p + gap + len(suf))))
+            gaps.append(p)
+        width = max(len(r) for r in rows)
+        pad = self.tokenizer.pad_id
+        tokens = torch.tensor([r + [pad] * (width - len(r)) for r in rows])
+        positions = torch.tensor([r + [0] * (width - len(r)) for r in pos_rows])
+        valid = torch.tensor([[True] * len(r) + [False] * (width - len(r)) for r in rows])
+        ctx = Context(tokens.to(self.device), positions.to(self.device), valid.to(self.device))
+        return ctx.encode(self.model), gaps
+
+    def _length_probs(self, ctx: Context, gaps: list[int]) -> torch.Tensor:
+        n = ctx.tokens.shape[0]
+        probe = torch.full((n, 1), self.tokenizer.len_id, device=self.device)
+        pos = torch.tensor(gaps, device=self.device)[:, None]
+        rows = ctx.rows(torch.arange(n, device=self.device))
+        h = canvas_hidden(self.model, rows, probe, pos, torch.ones_like(probe, dtype=torch.bool))
+        return torch.softmax(self.model.length_logits(h[:, 0]).float(), -1).cpu()  # (N, S)
+
+    def _candidate_lengths(self, probs: torch.Tensor) -> list[int]:
+        cdf = probs.cumsum(0)
+        out: list[int] = []
+        for q in LENGTH_QUANTILES:
+            n = int(torch.searchsorted(cdf, torch.tensor(q)).clamp(1, self.max_span_tokens))
+            if n not in out:
+                out.append(n)
+        return out
+
+    def _run(
+        self,
+        requests: list[InfillRequest],
+        options: SamplerOptions,
+        on_step: Callable[[str, Step], None] | None,
+        cancel: CancelHandle | None,
+        accept: Callable[[str], bool] | None,
+    ) -> list[InfillResult]:
+        t0 = time.perf_counter()
+        t = self.tokenizer
+        for r in requests:
+            if not 0 < r.strength <= 1:
+                raise InfillError(f"strength must be in (0, 1], not {r.strength!r}")
+            if r.length is not None and not 0 < r.length <= self.max_span_tokens:
+                raise InfillError(
+                    f"length must be between 1 and {self.max_span_tokens} tokens, not {r.length!r}"
+                )
+        ctx, gaps = self._contexts(requests)
+        need_probe = [
+            i
+            for i, r in enumerate(requests)
+            if r.length is None and (r.middle is None or r.strength >= 1)
+        ]
+        probs = self._length_probs(ctx, gaps) if need_probe else None
+
+        # One canvas row per (request, candidate length).
+        row_req: list[int] = []
+        row_tokens: list[list[int]] = []
+        for i, r in enumerate(requests):
+            for canvas in self._canvases(i, r, probs, options.seed):
+                row_req.append(i)
+                row_tokens.append(canvas)
+        L = max(len(c) for c in row_tokens)
+        R = len(row_tokens)
+        canvas = torch.full((R, L), t.pad_id)
+        valid = torch.zeros(R, L, dtype=torch.bool)
+        for j, c in enumerate(row_tokens):
+            canvas[j, : len(c)] = torch.tensor(c)
+            valid[j, : len(c)] = True
+        positions = torch.tensor([gaps[i] for i in row_req])[:, None] + torch.arange(L)[None]
+        index = torch.tensor(row_req)
+
+        streamed = [j for j in range(R) if row_req[j] == 0]
+
+        def step_text(step: Step) -> None:
+            # Stream the longest candidate of the first request: it is the one whose
+            # intermediate text shows the most.
+            j = max(streamed, key=lambda k: int(valid[k].sum()))
+            ids = [
+                x for x in step.tokens[j, : int(valid[j].sum())].tolist() if x not in (t.pad_id,)
+            ]
+            on_step(t.decode(x for x in ids if x != t.mask_id), step)
+
+        res = denoise(
+            self.model,
+            canvas.to(self.device),
+            positions.to(self.device),
+            ctx.rows(index.to(self.device)),
+            mask_id=t.mask_id,
+            valid=valid.to(self.device),
+            forbidden_ids=self.forbidden_ids,
+            options=options,
+            on_step=step_text if on_step is not None else None,
+            cancel=cancel,
+        )
+        tokens = res.tokens.cpu()
+        conf = res.confidence.float().cpu()
+        score = res.score.float().cpu()
+        seconds = time.perf_counter() - t0
+        results: list[InfillResult] = []
+        for i in range(len(requests)):
+            rows = [j for j in range(R) if row_req[j] == i]
+            best = self._pick(rows, tokens, conf, score, valid, accept)
+            n = int(valid[best].sum())
+            ids = tokens[best, :n].tolist()
+            keep = [k for k, x in enumerate(ids) if x != t.pad_id]
+            out_ids = [ids[k] for k in keep]
+            token_conf = [float(conf[best, k]) for k in keep]
+            results.append(
+                InfillResult(
+                    text=t.decode(out_ids),
+                    tokens=out_ids,
+                    confidence=sum(token_conf) / len(token_conf) if token_conf else 1.0,
+                    token_confidence=token_conf,
+                    steps=res.steps,
+                    seconds=seconds,
+                    length=n,
+                    candidates=[int(valid[j].sum()) for j in rows],
+                    score=float(score[best]),
+                )
+            )
+        return results
+
+    def _canvases(
+        self, i: int, r: InfillRequest, probs: torch.Tensor | None, seed: int
+    ) -> list[list[int]]:
+        t = self.tokenizer
+        mask = t.mask_id
+        if r.middle is not None and r.strength < 1:
+            # Touch-up: keep most original tokens, re-noise a `strength` share, and allow
+            # a little growth through masked slack at the end.
+            orig = t.encode(r.middle)
+            slack = min(len(orig) // 8 + 2, self.max_span_tokens - len(orig))
+            if slack < 0:
+                raise InfillError(
+                    f"the text to rewrite is {len(orig)} tokens; the model's limit is "
+                    f"{self.max_span_tokens}"
+                )
+            g = torch.Generator().manual_seed(seed + i)
+            n_noise = max(1, math.ceil(r.strength * len(orig))) if orig else 0
+            picks = set(torch.randperm(len(orig), generator=g)[:n_noise].tolist())
+            return [[mask if k in picks else x for k, x in enumerate(orig)] + [mask] * slack]
+        if r.length is not None:
+            return [[mask] * r.length]
+        assert probs is not None
+        return [[mask] * n for n in self._candidate_lengths(probs[i])]
+
+    def _pick(self, rows, tokens, conf, score, valid, accept) -> int:
+        if accept is not None and len(rows) > 1:
+            t = self.tokenizer
+            ok = []
+            for j in rows:
+                ids = [x for x in tokens[j, : int(valid[j].sum())].tolist() if x != t.pad_id]
+                if accept(t.decode(ids)):
+                    ok.append(j)
+            rows = ok or rows
+        return max(rows, key=lambda j: float(score[j]))
+
+
+def load(
+    path_or_name: str | Path | None = None,
+    device: str = "cpu",
+    dtype: str = "auto",
+) -> Infiller:
+    """Load a model folder (the shipped default when None) as an `Infiller`.
+
+    device: "cpu", "cuda" or "auto" (CUDA when available).
+    dtype: "auto" (bf16 where it is fast, else float32), "bfloat16" or "float32".
+    """
+    folder = DEFAULT_MODEL if path_or_name in (None, "default") else Path(path_or_name)
+    dev = resolve_device(device)
+    ckpt = checkpoint.load(folder, dev)
+    if dtype == "auto":
+        torch_dtype = torch.bfloat16 if fast_bf16(dev) else torch.float32
+    elif dtype in ("bfloat16", "float32"):
+        torch_dtype = getattr(torch, dtype)
+    else:
+        raise InfillError(f"dtype must be auto, bfloat16 or float32, not {dtype!r}")
+    ckpt.model.to(torch_dtype)
+    name = "default" if folder == DEFAULT_MODEL else str(folder)
+    return Infiller(
+        ckpt.model, ckpt.tokenizer, name=name, device=dev, folder=folder, info=ckpt.info
+    )

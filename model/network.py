@@ -1,0 +1,227 @@
+"""The bidirectional transformer that denoises a masked canvas, and its length head.
+
+Pre-norm blocks with RMSNorm, rotary position embeddings (Su et al. 2021, RoFormer),
+SwiGLU feed-forward (Shazeer 2020), `scaled_dot_product_attention` and tied input/output
+embeddings.
+
+Attention follows roles rather than a causal order. Every position has a *group*:
+0 for clean context, g > 0 for the positions of canvas g, -1 for batch padding.
+Context attends to context only, so its keys and values never depend on the canvas and
+can be computed once per request and reused at every denoising step (exactly, not as an
+approximation). A canvas attends to the context and to itself. Positions are explicit,
+so a canvas and the suffix after it can sit anywhere on the rotary axis.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    vocab_size: int = 8192
+    dim: int = 384
+    n_layers: int = 8
+    n_heads: int = 6
+    # SwiGLU hidden width; 8/3·dim keeps the parameter count of a 4·dim GELU MLP.
+    mlp_dim: int = 1024
+    rope_theta: float = 10_000.0
+    norm_eps: float = 1e-5
+    # Positions reserved for a span: the suffix always starts this far after the canvas
+    # start, so context encodings do not depend on the canvas length. Also the number of
+    # classes of the length head (span lengths 0 .. span_positions - 1).
+    span_positions: int = 256
+
+    def __post_init__(self) -> None:
+        assert self.dim % self.n_heads == 0, "dim must split evenly into heads"
+        assert (self.dim // self.n_heads) % 2 == 0, "rotary embeddings need an even head dim"
+        assert self.vocab_size > 0 and self.n_layers > 0 and self.span_positions > 1
+
+    @property
+    def head_dim(self) -> int:
+        return self.dim // self.n_heads
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelConfig:
+        """Build from a saved dict: missing keys take defaults, unknown keys are refused."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown model config keys: {sorted(unknown)}")
+        return cls(**d)
+
+
+SIZES: dict[str, dict] = {
+    # For tests: random weights, fast on any CPU (about 1.5M parameters).
+    "tiny": dict(dim=128, n_layers=2, n_heads=4, mlp_dim=352),
+    # The default (about 17M parameters at an 8k vocabulary).
+    "small": dict(dim=384, n_layers=8, n_heads=6, mlp_dim=1024),
+    # About 30M parameters, for accelerator runs.
+    "base": dict(dim=512, n_layers=8, n_heads=8, mlp_dim=1408),
+}
+
+
+def config_for_size(size: str, vocab_size: int) -> ModelConfig:
+    if size not in SIZES:
+        raise ValueError(f"unknown model size {size!r}; choose one of {sorted(SIZES)}")
+    return ModelConfig(vocab_size=vocab_size, **SIZES[size])
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int, eps: float) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.rms_norm(x, (x.shape[-1],), self.weight, self.eps)
+
+
+def rotary(x: torch.Tensor, positions: torch.Tensor, theta: float) -> torch.Tensor:
+    """Rotate pairs of channels of x (B, H, T, D) by angles positions (B, T) · θ^(-2i/D)."""
+    d = x.shape[-1]
+    inv_freq = theta ** (-torch.arange(0, d, 2, device=x.device, dtype=torch.float32) / d)
+    angles = positions.to(torch.float32)[:, None, :, None] * inv_freq  # (B, 1, T, D/2)
+    cos, sin = angles.cos(), angles.sin()
+    x1, x2 = x.float().unflatten(-1, (-1, 2)).unbind(-1)  # interleaved pairs, (B, H, T, D/2)
+    out = torch.stack((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1).flatten(-2)
+    return out.to(x.dtype)
+
+
+class Attention(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.qkv = nn.Linear(cfg.dim, 3 * cfg.dim, bias=False)
+        self.out = nn.Linear(cfg.dim, cfg.dim, bias=False)
+
+    def forward(
+        self,
+        x: torch.Tensor,  # (B, T, C)
+        positions: torch.Tensor,  # (B, T)
+        mask: torch.Tensor | None,  # (B, 1, T, S) bool, True = may attend
+        past: tuple[torch.Tensor, torch.Tensor] | None,  # keys, values (B|1, H, S-T, D)
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        B, T, C = x.shape
+        H, D = self.cfg.n_heads, self.cfg.head_dim
+        q, k, v = self.qkv(x).view(B, T, 3, H, D).permute(2, 0, 3, 1, 4)  # each (B, H, T, D)
+        q = rotary(q, positions, self.cfg.rope_theta)
+        k = rotary(k, positions, self.cfg.rope_theta)
+        new_kv = (k, v)
+        if past is not None:
+            pk, pv = past
+            k = torch.cat((pk.to(k.dtype).expand(B, -1, -1, -1), k), dim=2)
+            v = torch.cat((pv.to(v.dtype).expand(B, -1, -1, -1), v), dim=2)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, H, T, D)
+        return self.out(y.transpose(1, 2).reshape(B, T, C)), new_kv
+
+
+class SwiGLU(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.gate_up = nn.Linear(cfg.dim, 2 * cfg.mlp_dim, bias=False)
+        self.down = nn.Linear(cfg.mlp_dim, cfg.dim, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gate, up = self.gate_up(x).chunk(2, dim=-1)
+        return self.down(F.silu(gate) * up)
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.attn_norm = RMSNorm(cfg.dim, cfg.norm_eps)
+        self.attn = Attention(cfg)
+        self.mlp_norm = RMSNorm(cfg.dim, cfg.norm_eps)
+        self.mlp = SwiGLU(cfg)
+
+    def forward(self, x, positions, mask, past):
+        a, kv = self.attn(self.attn_norm(x), positions, mask, past)
+        x = x + a
+        x = x + self.mlp(self.mlp_norm(x))
+        return x, kv
+
+
+KVCache = list[tuple[torch.Tensor, torch.Tensor]]
+
+
+class DiffusionLM(nn.Module):
+    """Bidirectional transformer: token logits for every position plus a span-length head."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.embed = nn.Embedding(cfg.vocab_size, cfg.dim)
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
+        self.norm = RMSNorm(cfg.dim, cfg.norm_eps)
+        # Reads the hidden state of a <len> probe: logits over span lengths.
+        self.length_head = nn.Linear(cfg.dim, cfg.span_positions, bias=True)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        std = 0.02
+        for name, p in self.named_parameters():
+            if p.dim() == 2:
+                # Residual projections scaled down with depth (GPT-2).
+                scale = (
+                    1 / math.sqrt(2 * self.cfg.n_layers)
+                    if name.endswith(("out.weight", "down.weight"))
+                    else 1.0
+                )
+                nn.init.normal_(p, 0.0, std * scale)
+            elif name.endswith("length_head.bias"):
+                nn.init.zeros_(p)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def hidden(
+        self,
+        tokens: torch.Tensor,  # (B, T) long
+        positions: torch.Tensor,  # (B, T) long
+        mask: torch.Tensor | None = None,  # (B, 1, T, S) bool
+        past: KVCache | None = None,
+    ) -> tuple[torch.Tensor, KVCache]:
+        """Final normalised hidden states (B, T, C) and this call's keys/values per layer."""
+        x = self.embed(tokens)
+        kvs: KVCache = []
+        for i, block in enumerate(self.blocks):
+            x, kv = block(x, positions, mask, None if past is None else past[i])
+            kvs.append(kv)
+        return self.norm(x), kvs
+
+    def token_logits(self, h: torch.Tensor) -> torch.Tensor:
+        return F.linear(h, self.embed.weight)  # tied embeddings, (…, V)
+
+    def length_logits(self, h: torch.Tensor) -> torch.Tensor:
+        return self.length_head(h)  # (…, span_positions)
+
+    def forward(self, tokens, positions, mask=None, past=None) -> torch.Tensor:
+        h, _ = self.hidden(tokens, positions, mask, past)
+        return self.token_logits(h)
+
+
+def group_mask(groups: torch.Tensor) -> torch.Tensor:
+    """Attention mask (B, 1, T, T) from position groups (B, T).
+
+    Context (group 0) is attended by every real position; a position also attends to its
+    own group; batch padding (group -1) attends only to itself so no row is empty.
+    """
+    gq = groups[:, :, None]
+    gk = groups[:, None, :]
+    allowed = ((gk == 0) & (gq >= 0)) | ((gq == gk) & (gq != 0))
+    allowed |= (gq == 0) & (gk == 0)
+    eye = torch.eye(groups.shape[1], dtype=torch.bool, device=groups.device)
+    allowed = allowed | eye
+    # padding rows: only the diagonal
+    pad_q = gq == -1
+    allowed = torch.where(pad_q, eye.expand_as(allowed), allowed)
+    return allowed[:, None]

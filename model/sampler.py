@@ -1,0 +1,290 @@
+"""Iterative parallel unmasking of a canvas (MaskGIT, Chang et al. 2022; LLaDA's
+low-confidence remasking, Nie et al. 2025; Fast-dLLM's confidence threshold, Wu et al. 2025).
+
+Each step runs the network once over the canvas, proposes a token for every masked
+position, and commits the proposals it is surest of: a share of the remaining masks when
+a step budget is set, or every proposal above a confidence threshold (always at least one).
+Optionally it re-masks committed tokens the model has since lost faith in (self-correction).
+
+The context's keys and values are computed once per request (`Context.encode`) and reused at
+every step; because context positions never attend to a canvas (see `network`), this is
+exact, and `use_cache=False` recomputes everything each step to prove it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Literal, Protocol
+
+import torch
+
+from .network import DiffusionLM, KVCache, group_mask
+
+
+class Cancelled(Exception):
+    """Raised between steps when the cancellation handle is set."""
+
+
+class CancelHandle(Protocol):
+    def is_set(self) -> bool: ...
+
+
+ORDERS = ("confidence", "margin", "entropy")
+
+
+@dataclass(frozen=True)
+class SamplerOptions:
+    """How to denoise.
+
+    steps: fixed step budget (>= 1); when None, `threshold` decides how many to commit.
+    threshold: in (0, 1]; commit every masked position whose confidence exceeds it.
+    order: which proposals count as surest: "confidence" (probability of the proposal),
+        "margin" (top-1 minus top-2 probability) or "entropy" (lowest entropy).
+    temperature: 0 is greedy; > 0 samples from softmax(logits / temperature).
+    top_p: in (0, 1]; nucleus sampling when temperature > 0.
+    remask: in [0, 1); committed tokens whose probability falls below it are masked
+        again (never more than the step commits, so the mask count still falls).
+    seed: seeds sampling and every random choice; same inputs and seed, same output.
+    """
+
+    steps: int | None = None
+    threshold: float = 0.9
+    order: Literal["confidence", "margin", "entropy"] = "confidence"
+    temperature: float = 0.0
+    top_p: float = 1.0
+    remask: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.steps is not None and (not isinstance(self.steps, int) or self.steps < 1):
+            raise ValueError(f"steps must be a positive integer or None, not {self.steps!r}")
+        if not 0 < self.threshold <= 1:
+            raise ValueError(f"threshold must be in (0, 1], not {self.threshold!r}")
+        if self.order not in ORDERS:
+            raise ValueError(f"order must be one of {ORDERS}, not {self.order!r}")
+        if self.temperature < 0:
+            raise ValueError(f"temperature must be >= 0, not {self.temperature!r}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], not {self.top_p!r}")
+        if not 0 <= self.remask < 1:
+            raise ValueError(f"remask must be in [0, 1), not {self.remask!r}")
+
+    @classmethod
+    def of(cls, **kwargs) -> SamplerOptions:
+        """Build from keyword options; an unknown name raises ValueError."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(kwargs) - known)
+        if unknown:
+            raise ValueError(f"unknown sampler option(s) {unknown}; known: {sorted(known)}")
+        return cls(**kwargs)
+
+
+@dataclass
+class Context:
+    """Clean context tokens for N requests, padded to one length, and their cached K/V."""
+
+    tokens: torch.Tensor  # (N, Tc) long
+    positions: torch.Tensor  # (N, Tc) long
+    valid: torch.Tensor  # (N, Tc) bool; False is batch padding
+    kv: KVCache | None = None
+
+    @torch.no_grad()
+    def encode(self, model: DiffusionLM) -> Context:
+        """Compute the keys and values of every layer once (context sees only context)."""
+        if self.tokens.shape[1] == 0:
+            self.kv = None
+            return self
+        groups = torch.where(self.valid, 0, -1)
+        _, self.kv = model.hidden(self.tokens, self.positions, group_mask(groups))
+        return self
+
+    def rows(self, index: torch.Tensor) -> Context:
+        """The context of each canvas row (`index` (R,) into the N requests)."""
+        if self.tokens.shape[0] == 1:  # one request: broadcast views, no copies
+            n = len(index)
+            kv = (
+                None
+                if self.kv is None
+                else [(k.expand(n, -1, -1, -1), v.expand(n, -1, -1, -1)) for k, v in self.kv]
+            )
+            return Context(
+                self.tokens.expand(n, -1),
+                self.positions.expand(n, -1),
+                self.valid.expand(n, -1),
+                kv,
+            )
+        kv = None if self.kv is None else [(k[index], v[index]) for k, v in self.kv]
+        return Context(self.tokens[index], self.positions[index], self.valid[index], kv)
+
+
+@torch.no_grad()
+def canvas_hidden(
+    model: DiffusionLM,
+    context: Context,
+    tokens: torch.Tensor,  # (R, L) long
+    positions: torch.Tensor,  # (R, L) long
+    valid: torch.Tensor,  # (R, L) bool
+    use_cache: bool = True,
+) -> torch.Tensor:
+    """Hidden states (R, L, C) of canvas rows attending to their context and themselves."""
+    R, L = tokens.shape
+    if use_cache and context.kv is not None:
+        keys_valid = torch.cat((context.valid, valid), dim=1)  # (R, Tc + L)
+        mask = keys_valid[:, None, None, :].expand(R, 1, L, keys_valid.shape[1])
+        # invalid canvas rows still need one key to attend to (their output is ignored)
+        eye = torch.eye(L, dtype=torch.bool, device=tokens.device)
+        mask = mask | torch.cat(
+            (
+                torch.zeros(
+                    R, 1, L, context.valid.shape[1], dtype=torch.bool, device=tokens.device
+                ),
+                eye.expand(R, 1, L, L),
+            ),
+            dim=3,
+        )
+        h, _ = model.hidden(tokens, positions, mask, context.kv)
+        return h
+    groups = torch.cat((torch.where(context.valid, 0, -1), torch.where(valid, 1, -1)), dim=1)
+    h, _ = model.hidden(
+        torch.cat((context.tokens, tokens), dim=1),
+        torch.cat((context.positions, positions), dim=1),
+        group_mask(groups),
+    )
+    return h[:, context.tokens.shape[1] :]
+
+
+@dataclass
+class Step:
+    """An intermediate state, passed to `on_step` after each step."""
+
+    index: int  # 1-based step number
+    tokens: torch.Tensor  # (R, L) canvas after this step
+    masked: int  # positions still masked, over all rows
+
+
+@dataclass
+class DenoiseResult:
+    tokens: torch.Tensor  # (R, L) fully unmasked canvas
+    confidence: torch.Tensor  # (R, L) probability of each committed token when committed
+    steps: int
+    score: torch.Tensor  # (R,) mean log-confidence of generated positions
+
+
+def _propose(
+    logits: torch.Tensor, options: SamplerOptions, gen: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Proposal tokens, their probability, and the ordering score; each (R, L)."""
+    logits = logits.float()
+    if options.temperature > 0:
+        logits = logits / options.temperature
+    probs = torch.softmax(logits, dim=-1)  # (R, L, V)
+    if options.temperature > 0:
+        p = probs
+        if options.top_p < 1:
+            sorted_p, order = p.sort(dim=-1, descending=True)
+            keep = sorted_p.cumsum(-1) - sorted_p < options.top_p  # always keeps the top one
+            p = torch.zeros_like(p).scatter(-1, order, sorted_p * keep)
+            p = p / p.sum(-1, keepdim=True)
+        flat = p.reshape(-1, p.shape[-1])
+        x0 = torch.multinomial(flat, 1, generator=gen).view(p.shape[:-1])
+    else:
+        x0 = probs.argmax(-1)
+    conf = probs.gather(-1, x0[..., None])[..., 0]
+    if options.order == "confidence":
+        rank = conf
+    elif options.order == "margin":
+        top2 = probs.topk(2, dim=-1).values
+        rank = top2[..., 0] - top2[..., 1]
+    else:
+        rank = (probs * probs.clamp_min(1e-12).log()).sum(-1)  # negative entropy
+    return x0, conf, rank
+
+
+@torch.no_grad()
+def denoise(
+    model: DiffusionLM,
+    canvas: torch.Tensor,
+    positions: torch.Tensor,
+    context: Context,
+    *,
+    mask_id: int,
+    valid: torch.Tensor | None = None,
+    forbidden_ids: tuple[int, ...] = (),
+    options: SamplerOptions = SamplerOptions(),
+    on_step: Callable[[Step], None] | None = None,
+    cancel: CancelHandle | None = None,
+    use_cache: bool = True,
+) -> DenoiseResult:
+    """Unmask every `mask_id` position of `canvas` and return the finished canvas.
+
+    model: the network, in eval mode.
+    canvas: (R, L) token ids; `mask_id` marks the positions to generate, every other token
+        is given and never changes.
+    positions: (R, L) rotary positions of the canvas.
+    context: the rows' context (`Context.rows`), encoded when `use_cache` is True.
+    mask_id: id of the mask token.
+    valid: (R, L) bool; False marks padding of rows shorter than L (left untouched).
+    forbidden_ids: token ids never to generate (mask and other control tokens).
+    options: `SamplerOptions`.
+    on_step: called with a `Step` after every step.
+    cancel: anything with `is_set()`; checked before every step, raises `Cancelled`.
+    use_cache: reuse the context's keys/values; False recomputes them each step.
+    """
+    R, L = canvas.shape
+    device = canvas.device
+    if valid is None:
+        valid = torch.ones(R, L, dtype=torch.bool, device=device)
+    tokens = canvas.clone()
+    masked = (tokens == mask_id) & valid
+    generated = masked.clone()  # positions this call owns; given tokens stay fixed
+    confidence = torch.where(masked, 0.0, 1.0).to(device)
+    gen = torch.Generator(device="cpu").manual_seed(options.seed)
+    step = 0
+    total_budget = options.steps
+    while bool(masked.any()):
+        if cancel is not None and cancel.is_set():
+            raise Cancelled()
+        step += 1
+        h = canvas_hidden(model, context, tokens, positions, valid, use_cache)
+        logits = model.token_logits(h)  # (R, L, V)
+        if forbidden_ids:
+            logits[..., list(forbidden_ids)] = float("-inf")
+        x0, conf, rank = _propose(logits.cpu() if device.type != "cpu" else logits, options, gen)
+        x0, conf, rank = x0.to(device), conf.to(device), rank.to(device)
+        n_masked = masked.sum(1)  # (R,)
+        rank = torch.where(masked, rank, float("-inf"))
+        if total_budget is not None:
+            steps_left = max(1, total_budget - step + 1)
+            n_commit = torch.ceil(n_masked / steps_left).long()
+        else:
+            n_commit = ((conf > options.threshold) & masked).sum(1).clamp_min(1)
+        n_commit = torch.minimum(n_commit, n_masked)
+        order = rank.argsort(dim=1, descending=True)
+        chosen = torch.zeros_like(masked)
+        take = torch.arange(L, device=device)[None, :] < n_commit[:, None]
+        chosen.scatter_(1, order, take)
+        chosen &= masked
+
+        if options.remask > 0:
+            # Self-correction: committed tokens the model now doubts go back under a mask,
+            # at most n_commit - 1 per row so the mask count still falls every step.
+            probs_now = torch.softmax(logits.float(), -1).gather(-1, tokens[..., None])[..., 0]
+            doubt = generated & ~masked & (probs_now < options.remask)
+            doubt_rank = torch.where(doubt, -probs_now, float("-inf"))
+            n_remask = torch.minimum(doubt.sum(1), n_commit - 1)
+            d_order = doubt_rank.argsort(dim=1, descending=True)
+            d_take = torch.arange(L, device=device)[None, :] < n_remask[:, None]
+            remask = torch.zeros_like(masked).scatter_(1, d_order, d_take) & doubt
+            tokens = torch.where(remask, torch.full_like(tokens, mask_id), tokens)
+            masked = masked | remask
+            confidence = torch.where(remask, 0.0, confidence)
+
+        tokens = torch.where(chosen, x0, tokens)
+        confidence = torch.where(chosen, conf, confidence)
+        masked = masked & ~chosen
+        if on_step is not None:
+            on_step(Step(step, tokens.clone(), int(masked.sum())))
+    n_gen = generated.sum(1).clamp_min(1)
+    score = (confidence.clamp_min(1e-9).log() * generated).sum(1) / n_gen
+    return DenoiseResult(tokens, confidence, step, score)

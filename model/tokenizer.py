@@ -1,0 +1,125 @@
+"""Byte-level BPE tokenizer for source code (HF `tokenizers`).
+
+Every UTF-8 string round-trips exactly: the byte-level alphabet covers all 256 bytes and
+nothing is normalised. Special tokens are only ever inserted by id: text that happens to
+contain ``<mask>`` is split like any other text (``encode_special_tokens``), so user code
+can never smuggle a control token into the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+# Order fixes the ids of a freshly trained tokenizer; code always looks ids up by name.
+SPECIAL_TOKENS: tuple[str, ...] = ("<pad>", "<mask>", "<len>", "<bof>", "<eof>")
+
+
+class TokenizerError(ValueError):
+    """Text that cannot be tokenized (for example, lone surrogates), with the reason."""
+
+
+class CodeTokenizer:
+    """A thin wrapper that names the special ids and refuses text it cannot round-trip."""
+
+    def __init__(self, tokenizer: Tokenizer) -> None:
+        tokenizer.encode_special_tokens = True
+        self._tok = tokenizer
+        vocab = tokenizer.get_vocab()
+        missing = [s for s in SPECIAL_TOKENS if s not in vocab]
+        if missing:
+            raise TokenizerError(f"tokenizer lacks special tokens {missing}")
+        self.pad_id = vocab["<pad>"]
+        self.mask_id = vocab["<mask>"]
+        self.len_id = vocab["<len>"]
+        self.bof_id = vocab["<bof>"]
+        self.eof_id = vocab["<eof>"]
+        self.special_ids = frozenset(vocab[s] for s in SPECIAL_TOKENS)
+        self.vocab_size = tokenizer.get_vocab_size()
+        # Byte-level alphabet: each token string maps back to raw bytes without decoding,
+        # which lets us decode partial spans (half an emoji) deliberately.
+        byte_decoder = {ch: b for b, ch in enumerate(_bytes_to_unicode())}
+        self._token_bytes: list[bytes] = []
+        for i in range(self.vocab_size):
+            piece = tokenizer.id_to_token(i)
+            if i in self.special_ids or piece is None:
+                self._token_bytes.append(b"")
+            else:
+                self._token_bytes.append(bytes(byte_decoder[c] for c in piece))
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> CodeTokenizer:
+        return cls(Tokenizer.from_file(str(path)))
+
+    def save(self, path: str | Path) -> None:
+        self._tok.save(str(path))
+
+    def to_json(self) -> str:
+        return self._tok.to_str()
+
+    @staticmethod
+    def _check(text: str) -> None:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise TokenizerError(
+                f"text has an unpaired surrogate at index {err.start} "
+                "(not valid Unicode, so it has no UTF-8 form to tokenize)"
+            ) from None
+
+    def encode(self, text: str) -> list[int]:
+        """Token ids of `text`; raises TokenizerError for lone surrogates."""
+        self._check(text)
+        if not text:
+            return []
+        return self._tok.encode(text, add_special_tokens=False).ids
+
+    def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
+        for t in texts:
+            self._check(t)
+        encs = self._tok.encode_batch(list(texts), add_special_tokens=False)
+        return [e.ids for e in encs]
+
+    def token_bytes(self, token_id: int) -> bytes:
+        return self._token_bytes[token_id]
+
+    def decode_bytes(self, ids: Iterable[int]) -> bytes:
+        """Raw bytes of non-special tokens (special tokens contribute nothing)."""
+        return b"".join(self._token_bytes[i] for i in ids)
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """Text of `ids`; a byte sequence cut mid-character decodes as U+FFFD, never raises."""
+        return self.decode_bytes(ids).decode("utf-8", errors="replace")
+
+
+def _bytes_to_unicode() -> list[str]:
+    """GPT-2's printable stand-in for each byte value 0..255 (the ByteLevel alphabet)."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
+    bs += list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    table = dict(zip(bs, cs))
+    return [chr(table[b]) for b in range(256)]
+
+
+def train_tokenizer(texts: Iterator[str] | Iterable[str], vocab_size: int = 8192) -> CodeTokenizer:
+    """Train a byte-level BPE on `texts` (source files)."""
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=list(SPECIAL_TOKENS),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        min_frequency=2,
+        show_progress=False,
+    )
+    tok.train_from_iterator(texts, trainer=trainer)
+    return CodeTokenizer(tok)

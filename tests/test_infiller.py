@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from diffill.model import Cancelled, InfillError, InfillRequest
+
+
+def test_infill_returns_text_and_facts(infiller):
+    r = infiller.infill("def add(a, b):\n    return ", "\n\nprint(add(1, 2))\n")
+    assert isinstance(r.text, str)
+    assert r.steps >= 1 and r.seconds > 0
+    assert r.candidates and r.length in r.candidates
+    assert len(r.tokens) == len(r.token_confidence) <= r.length
+    assert infiller.tokenizer.pad_id not in r.tokens
+    assert infiller.tokenizer.mask_id not in r.tokens
+    assert r.text == infiller.tokenizer.decode(r.tokens)
+
+
+def test_one_token_per_step_baseline(infiller):
+    r = infiller.infill("x = ", "\n", length=10, steps=10)
+    assert r.steps == 10 and r.length == 10 and r.candidates == [10]
+
+
+def test_same_inputs_and_seed_give_the_same_output(infiller):
+    a = infiller.infill("def f(x):\n    ", "\n", temperature=0.8, seed=4)
+    b = infiller.infill("def f(x):\n    ", "\n", temperature=0.8, seed=4)
+    assert a.tokens == b.tokens
+
+
+def test_batch_equals_single_requests(infiller):
+    pairs = [("a = ", "\n"), ("def long_function_name(x, y):\n    ", "\n\nz = 1\n"), ("", "")]
+    batch = infiller.infill_batch(pairs, length=6)
+    for (prefix, suffix), got in zip(pairs, batch):
+        alone = infiller.infill(prefix, suffix, length=6)
+        assert got.tokens == alone.tokens
+
+
+def test_length_candidates_are_decoded_together(infiller):
+    r = infiller.infill("import os\n", "\n")
+    assert 1 <= len(r.candidates) <= 3
+    assert all(1 <= n <= infiller.max_span_tokens for n in r.candidates)
+
+
+def test_touch_up_keeps_most_of_the_original(infiller):
+    middle = "result = compute(alpha, beta, gamma, delta)"
+    original = infiller.tokenizer.encode(middle)
+    r = infiller.infill("", "\n", middle=middle, strength=0.25, seed=1)
+    kept = sum(a == b for a, b in zip(original, r.tokens))
+    assert kept >= int(0.75 * len(original)) - 1
+
+
+def test_accept_prefers_passing_candidates(infiller):
+    texts = []
+
+    def accept(text):
+        texts.append(text)
+        return False
+
+    infiller.infill("x = ", "\n", accept=accept)
+    assert texts, "the check saw the candidates"
+
+
+def test_on_step_streams_text(infiller):
+    seen = []
+    infiller.infill("a = ", "\n", length=5, steps=5, on_step=lambda text, step: seen.append(step))
+    assert [s.index for s in seen] == [1, 2, 3, 4, 5]
+    assert [s.masked for s in seen] == [4, 3, 2, 1, 0]
+
+
+def test_cancel(infiller):
+    event = threading.Event()
+    event.set()
+    with pytest.raises(Cancelled):
+        infiller.infill("a", "b", cancel=event)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"strength": 0},
+        {"strength": 1.5},
+        {"length": 0},
+        {"length": 10_000},
+    ],
+)
+def test_bad_requests_raise_clear_errors(infiller, kwargs):
+    with pytest.raises(InfillError):
+        infiller.infill("a", "b", middle="c", **kwargs)
+
+
+def test_unknown_sampler_option_raises(infiller):
+    with pytest.raises(ValueError, match="unknown sampler option"):
+        infiller.infill("a", "b", temprature=1.0)
+
+
+def test_long_context_is_trimmed_far_from_the_gap(infiller):
+    prefix = "x = 1\n" * 3000
+    r = infiller.infill(prefix, "y = 2\n" * 3000, length=4)
+    assert r.length == 4
+
+
+def test_batch_of_requests_with_rewrites(infiller):
+    rs = infiller.infill_batch(
+        [
+            InfillRequest("a = ", "\n", middle="b + c", strength=0.5),
+            InfillRequest("def f():\n    ", "\n", length=3),
+        ]
+    )
+    assert len(rs) == 2 and rs[1].length == 3
