@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -58,6 +58,10 @@ class InfillRequest:
     middle: str | None = None  # original text, re-noised by `strength`
     strength: float = 1.0
     length: int | None = None
+    # Character ranges of `middle` to re-noise (the rest is kept), e.g. under a syntax
+    # error; each range also gets a little masked slack, in which unused slots become pads.
+    remask: tuple[tuple[int, int], ...] | None = None
+    accept: Callable[[str], bool] | None = None  # this request's candidate check
 
 
 class Infiller:
@@ -96,6 +100,7 @@ class Infiller:
         middle: str | None = None,
         strength: float = 1.0,
         length: int | None = None,
+        remask: Sequence[tuple[int, int]] | None = None,
         on_step: Callable[[str, Step], None] | None = None,
         cancel: CancelHandle | None = None,
         accept: Callable[[str], bool] | None = None,
@@ -106,6 +111,7 @@ class Infiller:
         middle, strength: rewrite `middle` instead of generating from nothing; `strength`
             in (0, 1] is the share of its tokens re-noised (1 regenerates it entirely).
         length: canvas length in tokens; None lets the model choose.
+        remask: character ranges of `middle` to re-noise instead of a random share.
         on_step: called with (intermediate text, Step) after every denoising step.
         cancel: anything with `is_set()`; checked between steps (raises `Cancelled`).
         accept: a check on candidate texts (for example "it parses"); passing candidates
@@ -113,10 +119,16 @@ class Infiller:
         sampler_options: `SamplerOptions` fields (steps, threshold, order, temperature,
             top_p, remask, seed); an unknown name raises.
         """
-        request = InfillRequest(prefix, suffix, middle, strength, length)
-        return self._run([request], SamplerOptions.of(**sampler_options), on_step, cancel, accept)[
-            0
-        ]
+        request = InfillRequest(
+            prefix,
+            suffix,
+            middle,
+            strength,
+            length,
+            tuple(remask) if remask is not None else None,
+            accept,
+        )
+        return self._run([request], SamplerOptions.of(**sampler_options), on_step, cancel)[0]
 
     def infill_batch(
         self,
@@ -134,7 +146,9 @@ class Infiller:
         ]
         if not requests:
             return []
-        return self._run(requests, SamplerOptions.of(**sampler_options), None, cancel, accept)
+        if accept is not None:
+            requests = [r if r.accept else replace(r, accept=accept) for r in requests]
+        return self._run(requests, SamplerOptions.of(**sampler_options), None, cancel)
 
     def length_distribution(self, prefix: str, suffix: str) -> torch.Tensor:
         """The length head's probabilities over span lengths 0..span_positions-1."""
@@ -212,23 +226,20 @@ class Infiller:
         options: SamplerOptions,
         on_step: Callable[[str, Step], None] | None,
         cancel: CancelHandle | None,
-        accept: Callable[[str], bool] | None,
     ) -> list[InfillResult]:
         t0 = time.perf_counter()
         t = self.tokenizer
         for r in requests:
             if not 0 < r.strength <= 1:
                 raise InfillError(f"strength must be in (0, 1], not {r.strength!r}")
+            if r.remask is not None and r.middle is None:
+                raise InfillError("remask ranges need the original middle text")
             if r.length is not None and not 0 < r.length <= self.max_span_tokens:
                 raise InfillError(
                     f"length must be between 1 and {self.max_span_tokens} tokens, not {r.length!r}"
                 )
         ctx, gaps = self._contexts(requests)
-        need_probe = [
-            i
-            for i, r in enumerate(requests)
-            if r.length is None and (r.middle is None or r.strength >= 1)
-        ]
+        need_probe = [i for i, r in enumerate(requests) if self._needs_length(r)]
         probs = self._length_probs(ctx, gaps) if need_probe else None
 
         # One canvas row per (request, candidate length).
@@ -278,7 +289,7 @@ class Infiller:
         results: list[InfillResult] = []
         for i in range(len(requests)):
             rows = [j for j in range(R) if row_req[j] == i]
-            best = self._pick(rows, tokens, conf, score, valid, accept)
+            best = self._pick(rows, tokens, conf, score, valid, requests[i].accept)
             n = int(valid[best].sum())
             ids = tokens[best, :n].tolist()
             keep = [k for k, x in enumerate(ids) if x != t.pad_id]
@@ -304,6 +315,8 @@ class Infiller:
     ) -> list[list[int]]:
         t = self.tokenizer
         mask = t.mask_id
+        if r.middle is not None and r.remask is not None:
+            return [self._remask_canvas(r.middle, r.remask)]
         if r.middle is not None and r.strength < 1:
             # Touch-up: keep most original tokens, re-noise a `strength` share, and allow
             # a little growth through masked slack at the end.
@@ -322,6 +335,47 @@ class Infiller:
             return [[mask] * r.length]
         assert probs is not None
         return [[mask] * n for n in self._candidate_lengths(probs[i])]
+
+    @staticmethod
+    def _needs_length(r: InfillRequest) -> bool:
+        if r.length is not None:
+            return False
+        return r.middle is None or (r.remask is None and r.strength >= 1)
+
+    def _remask_canvas(self, middle: str, ranges: tuple[tuple[int, int], ...]) -> list[int]:
+        """`middle`'s tokens with those overlapping `ranges` (and one neighbour on each
+        side, since a fix often needs the token next to the error) masked, plus slack."""
+        t = self.tokenizer
+        ids = t.encode(middle)
+        spans = self._token_char_spans(ids, middle)
+        hit = [any(a < e + 1 and s < b + 1 for s, e in ranges) for a, b in spans]
+        out: list[int] = []
+        for k, x in enumerate(ids):
+            near = hit[k] or (k > 0 and hit[k - 1]) or (k + 1 < len(ids) and hit[k + 1])
+            out.append(t.mask_id if near else x)
+            if hit[k] and (k + 1 == len(ids) or not hit[k + 1]):
+                out += [t.mask_id] * 2
+        if not ids:
+            out = [t.mask_id] * 4
+        if len(out) > self.max_span_tokens:
+            raise InfillError(
+                f"the text to repair is {len(out)} tokens; the model's limit is "
+                f"{self.max_span_tokens}"
+            )
+        return out
+
+    def _token_char_spans(self, ids: list[int], text: str) -> list[tuple[int, int]]:
+        """Character range of each token of `text` (a token may end inside a character)."""
+        byte_to_char = []
+        for i, ch in enumerate(text):
+            byte_to_char += [i] * len(ch.encode("utf-8"))
+        byte_to_char.append(len(text))
+        spans, pos = [], 0
+        for x in ids:
+            n = len(self.tokenizer.token_bytes(x))
+            spans.append((byte_to_char[pos], byte_to_char[min(pos + n, len(byte_to_char) - 1)]))
+            pos += n
+        return spans
 
     def _pick(self, rows, tokens, conf, score, valid, accept) -> int:
         if accept is not None and len(rows) > 1:

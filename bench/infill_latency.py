@@ -1,0 +1,76 @@
+"""Latency of `infill` on the shipped model: a one-line fill (the model picks the length)
+and fixed 64-token spans, with short and long context, p50/p95 over repeated runs.
+
+    python -m bench.infill_latency [--model DIR] [--repeats N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+from diffill.model import load
+
+from .machine import save
+
+SOURCE = Path(argparse.__file__)  # a stdlib file as realistic context
+
+
+def context(tokens: int, infiller) -> tuple[str, str]:
+    """A prefix/suffix pair around a line of a real file, cut to about `tokens` tokens."""
+    text = SOURCE.read_text()
+    lines = text.splitlines(keepends=True)
+    mid = len(lines) // 2
+    prefix, suffix = "".join(lines[:mid]), "".join(lines[mid + 1 :])
+    tok = infiller.tokenizer
+    pre_ids, suf_ids = tok.encode(prefix), tok.encode(suffix)
+    keep_pre = tokens * 2 // 3
+    return tok.decode(pre_ids[-keep_pre:]), tok.decode(suf_ids[: tokens - keep_pre])
+
+
+def percentile(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, round(q * (len(xs) - 1)))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--repeats", type=int, default=10)
+    args = ap.parse_args()
+    infiller = load(args.model)
+    rows = []
+    cases = [("one line (model picks length)", None, 256), ("one line (model picks length)",
+             None, 1024), ("64 tokens", 64, 256), ("64 tokens", 64, 1024)]
+    for name, length, ctx_tokens in cases:
+        prefix, suffix = context(ctx_tokens, infiller)
+        infiller.infill(prefix, suffix, length=length)  # warm-up
+        times, steps, produced = [], [], []
+        for seed in range(args.repeats):
+            t0 = time.perf_counter()
+            r = infiller.infill(prefix, suffix, length=length, seed=seed)
+            times.append(time.perf_counter() - t0)
+            steps.append(r.steps)
+            produced.append(len(r.tokens))
+        row = {
+            "case": name,
+            "context_tokens": ctx_tokens,
+            "length": length,
+            "p50_ms": round(1000 * statistics.median(times), 1),
+            "p95_ms": round(1000 * percentile(times, 0.95), 1),
+            "mean_steps": round(statistics.mean(steps), 1),
+            "mean_tokens": round(statistics.mean(produced), 1),
+        }
+        rows.append(row)
+        print(f"{name:<32} ctx {ctx_tokens:>5}  p50 {row['p50_ms']:>7.1f} ms  "
+              f"p95 {row['p95_ms']:>7.1f} ms  steps {row['mean_steps']:>5}  "
+              f"tokens {row['mean_tokens']:>5}")
+    path = save("infill_latency", {"model": str(infiller.folder), "repeats": args.repeats,
+                                   "parameters": infiller.num_parameters, "rows": rows})
+    print(f"saved {path}")
+
+
+if __name__ == "__main__":
+    main()
