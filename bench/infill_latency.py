@@ -42,8 +42,12 @@ def main() -> None:
     args = ap.parse_args()
     infiller = load(args.model)
     rows = []
-    cases = [("one line (model picks length)", None, 256), ("one line (model picks length)",
-             None, 1024), ("64 tokens", 64, 256), ("64 tokens", 64, 1024)]
+    cases = [
+        ("one line (model picks length)", None, 256),
+        ("one line (model picks length)", None, 1024),
+        ("64 tokens", 64, 256),
+        ("64 tokens", 64, 1024),
+    ]
     for name, length, ctx_tokens in cases:
         prefix, suffix = context(ctx_tokens, infiller)
         infiller.infill(prefix, suffix, length=length)  # warm-up
@@ -64,11 +68,20 @@ def main() -> None:
             "mean_tokens": round(statistics.mean(produced), 1),
         }
         rows.append(row)
-        print(f"{name:<32} ctx {ctx_tokens:>5}  p50 {row['p50_ms']:>7.1f} ms  "
-              f"p95 {row['p95_ms']:>7.1f} ms  steps {row['mean_steps']:>5}  "
-              f"tokens {row['mean_tokens']:>5}")
-    path = save("infill_latency", {"model": str(infiller.folder), "repeats": args.repeats,
-                                   "parameters": infiller.num_parameters, "rows": rows})
+        print(
+            f"{name:<32} ctx {ctx_tokens:>5}  p50 {row['p50_ms']:>7.1f} ms  "
+            f"p95 {row['p95_ms']:>7.1f} ms  steps {row['mean_steps']:>5}  "
+            f"tokens {row['mean_tokens']:>5}"
+        )
+    path = save(
+        "infill_latency",
+        {
+            "model": str(infiller.folder),
+            "repeats": args.repeats,
+            "parameters": infiller.num_parameters,
+            "rows": rows,
+        },
+    )
     print(f"saved {path}")
 
 

@@ -31,7 +31,11 @@ def machine() -> dict:
 def save(name: str, figures: dict) -> Path:
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{name}.json"
-    payload = {"benchmark": name, "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-               "machine": machine(), **figures}
+    payload = {
+        "benchmark": name,
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": machine(),
+        **figures,
+    }
     path.write_text(json.dumps(payload, indent=2) + "\n")
     return path

@@ -431,25 +431,39 @@ def _trimmed_edit(old: str, new: str, at: int) -> TextEdit | None:
     return TextEdit(at + prefix, at + len(old) - suffix, new[prefix : len(new) - suffix])
 
 
+_WORD = re.compile(r"\w+|\s+|[^\w\s]")
+
+
 def _character_edits(old: str, new: str, at: int) -> list[TextEdit]:
-    """Edits turning one line into another, diffed on characters."""
+    """Edits turning one line into another, diffed on words and single symbols, so a
+    renamed identifier is one edit rather than fragments around shared letters."""
     prefix = _common_prefix_len(old, new)
     suffix = _common_suffix_len(old[prefix:], new[prefix:])
     old_mid, new_mid = old[prefix : len(old) - suffix], new[prefix : len(new) - suffix]
     at += prefix
     if not old_mid or not new_mid:
         return [TextEdit(at, at + len(old_mid), new_mid)]
+    old_words, new_words = _WORD.findall(old_mid), _WORD.findall(new_mid)
+    old_at, new_at = _starts(old_words), _starts(new_words)
     # autojunk off: its "popular element" heuristic would ignore spaces in long lines.
-    matcher = SequenceMatcher(None, old_mid, new_mid, autojunk=False)
+    matcher = SequenceMatcher(None, old_words, new_words, autojunk=False)
     changes: list[list[int]] = []
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
             continue
-        if changes and i1 - changes[-1][1] < _MIN_KEPT_RUN:
-            changes[-1][1], changes[-1][3] = i2, j2
+        a, b, c, d = old_at[i1], old_at[i2], new_at[j1], new_at[j2]
+        if changes and a - changes[-1][1] < _MIN_KEPT_RUN:
+            changes[-1][1], changes[-1][3] = b, d
         else:
-            changes.append([i1, i2, j1, j2])
+            changes.append([a, b, c, d])
     return [TextEdit(at + i1, at + i2, new_mid[j1:j2]) for i1, i2, j1, j2 in changes]
+
+
+def _starts(words: list[str]) -> list[int]:
+    out = [0]
+    for w in words:
+        out.append(out[-1] + len(w))
+    return out
 
 
 def minimal_edits(old: str, new: str, base: int = 0) -> list[TextEdit]:

@@ -1,0 +1,5 @@
+def add(a, b):
+    c = a + b
+    return c
+
+x = 1

@@ -1,0 +1,4 @@
+def add(a, b):
+    pass
+
+x = 1

@@ -1,0 +1,5 @@
+GREETING = "héllo 😀"
+
+
+def shout():
+    pass

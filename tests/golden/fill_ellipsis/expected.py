@@ -1,0 +1,1 @@
+def name(self) -> str: return self._name

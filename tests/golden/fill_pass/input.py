@@ -1,0 +1,5 @@
+def add(a, b):
+    pass
+
+
+print(add(1, 2))

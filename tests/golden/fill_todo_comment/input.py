@@ -1,0 +1,5 @@
+class Circle:
+    def perimeter(self):
+        """Length of the edge."""
+        # TODO: circumference
+        pass

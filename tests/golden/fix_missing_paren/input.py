@@ -1,0 +1,3 @@
+def f(x):
+    print((x)
+    return x

@@ -1,0 +1,6 @@
+def f(x):
+    pass
+
+
+def g():
+    return 1

@@ -1,0 +1,76 @@
+"""A deterministic stand-in for the model where its choice does not matter: it returns
+scripted texts in order and records what it was asked."""
+
+from __future__ import annotations
+
+from diffill.model import InfillRequest, InfillResult
+from diffill.model.tokenizer import CodeTokenizer
+
+
+class ScriptedInfiller:
+    def __init__(
+        self, tokenizer: CodeTokenizer, outputs: list[str], max_span_tokens=255, on_call=None
+    ):
+        self.tokenizer = tokenizer
+        self.outputs = list(outputs)
+        self.max_span_tokens = max_span_tokens
+        self.requests: list[dict] = []
+        self.batches: list[int] = []  # size of each infill_batch call
+        self.on_call = on_call  # run before answering (to change files meanwhile)
+
+    def _next(self, **request) -> InfillResult:
+        self.requests.append(request)
+        if self.on_call is not None:
+            self.on_call()
+        text = self.outputs.pop(0) if len(self.outputs) > 1 else self.outputs[0]
+        ids = self.tokenizer.encode(text)
+        return InfillResult(
+            text,
+            ids,
+            0.9,
+            [0.9] * len(ids),
+            steps=3,
+            seconds=0.01,
+            length=len(ids),
+            candidates=[len(ids)],
+        )
+
+    def infill(
+        self,
+        prefix,
+        suffix="",
+        *,
+        middle=None,
+        strength=1.0,
+        length=None,
+        remask=None,
+        on_step=None,
+        cancel=None,
+        accept=None,
+        **sampler,
+    ):
+        return self._next(
+            prefix=prefix,
+            suffix=suffix,
+            middle=middle,
+            strength=strength,
+            remask=remask,
+            sampler=sampler,
+        )
+
+    def infill_batch(self, pairs, *, length=None, cancel=None, accept=None, **sampler):
+        self.batches.append(len(pairs))
+        out = []
+        for p in pairs:
+            r = p if isinstance(p, InfillRequest) else InfillRequest(p[0], p[1])
+            out.append(
+                self._next(
+                    prefix=r.prefix,
+                    suffix=r.suffix,
+                    middle=r.middle,
+                    strength=r.strength,
+                    remask=r.remask,
+                    sampler=sampler,
+                )
+            )
+        return out
