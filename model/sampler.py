@@ -39,6 +39,8 @@ class SamplerOptions:
 
     steps: fixed step budget (>= 1); when None, `threshold` decides how many to commit.
     threshold: in (0, 1]; commit every masked position whose confidence exceeds it.
+    max_steps: threshold mode only; commit enough per step to finish within this many
+        steps (a model unsure of everything would otherwise take one step per token).
     order: which proposals count as surest: "confidence" (probability of the proposal),
         "margin" (top-1 minus top-2 probability) or "entropy" (lowest entropy).
     temperature: 0 is greedy; > 0 samples from softmax(logits / temperature).
@@ -50,6 +52,7 @@ class SamplerOptions:
 
     steps: int | None = None
     threshold: float = 0.9
+    max_steps: int = 64
     order: Literal["confidence", "margin", "entropy"] = "confidence"
     temperature: float = 0.0
     top_p: float = 1.0
@@ -59,6 +62,8 @@ class SamplerOptions:
     def __post_init__(self) -> None:
         if self.steps is not None and (not isinstance(self.steps, int) or self.steps < 1):
             raise ValueError(f"steps must be a positive integer or None, not {self.steps!r}")
+        if not isinstance(self.max_steps, int) or self.max_steps < 1:
+            raise ValueError(f"max_steps must be a positive integer, not {self.max_steps!r}")
         if not 0 < self.threshold <= 1:
             raise ValueError(f"threshold must be in (0, 1], not {self.threshold!r}")
         if self.order not in ORDERS:
@@ -258,7 +263,10 @@ def denoise(
             steps_left = max(1, total_budget - step + 1)
             n_commit = torch.ceil(n_masked / steps_left).long()
         else:
-            n_commit = ((conf > options.threshold) & masked).sum(1).clamp_min(1)
+            # Above the threshold, and never so few that max_steps would be exceeded.
+            steps_left = max(1, options.max_steps - step + 1)
+            floor = torch.ceil(n_masked / steps_left).long().clamp_min(1)
+            n_commit = torch.maximum(((conf > options.threshold) & masked).sum(1), floor)
         n_commit = torch.minimum(n_commit, n_masked)
         order = rank.argsort(dim=1, descending=True)
         chosen = torch.zeros_like(masked)

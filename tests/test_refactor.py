@@ -161,3 +161,12 @@ def test_interactive_answers(tmp_path, tokenizer):
     assert "return 1" in (tmp_path / "b.py").read_text()
     assert (tmp_path / "c.py").read_text() == TODO_FILE
     assert summary.files_written == 1
+
+
+def test_parsing_in_several_processes_gives_the_same_result(tmp_path, tokenizer):
+    for i in range(4):
+        write(tmp_path / f"m{i}.py", TODO_FILE)
+    one, s1 = run([tmp_path], ScriptedInfiller(tokenizer, ["return 1"]), select="todo")
+    two, s2 = run([tmp_path], ScriptedInfiller(tokenizer, ["return 1"]), select="todo", jobs=2)
+    assert [o.new_text for o in one] == [o.new_text for o in two]
+    assert s1.changed == s2.changed == 8

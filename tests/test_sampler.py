@@ -77,6 +77,8 @@ def test_threshold_mode_commits_at_least_one_per_step():
     model, ctx, canvas, positions = setup()
     res, _ = run(model, ctx, canvas, positions, threshold=1.0)
     assert res.steps == int((canvas[0] == MASK).sum())  # nothing reaches p > 1: one per step
+    res, _ = run(model, ctx, canvas, positions, threshold=1.0, max_steps=4)
+    assert res.steps == 4  # the step cap forces several commits per step
     res, _ = run(model, ctx, canvas, positions, threshold=1e-6)
     assert res.steps == 1  # everything above a tiny threshold: all in one step
 
@@ -155,6 +157,7 @@ def test_cancellation_is_checked_between_steps():
         {"temperature": -1},
         {"top_p": 0},
         {"remask": 1.0},
+        {"max_steps": 0},
         {"stpes": 3},
     ],
 )
