@@ -12,6 +12,7 @@ import json
 import sys
 from collections.abc import Sequence
 from importlib import metadata
+from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -144,6 +145,55 @@ def _load_model(args: argparse.Namespace):
         return None
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from diffill.model import evaluation
+
+    try:
+        if args.tasks:
+            tasks = evaluation.read_tasks(args.tasks)
+        else:
+            tasks = evaluation.corpus_tasks(args.corpus, per_kind=args.n, seed=args.seed or 0)
+    except (OSError, ValueError) as err:
+        print(f"diffill eval: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    infiller = _load_model(args)
+    if infiller is None:
+        return EXIT_FAILED
+    sampler = _edit_options(args).sampler
+    results = evaluation.evaluate(infiller, tasks, batch_size=args.batch_size,
+                                  length=args.length, **sampler)
+    meta = {
+        "model": str(infiller.folder),
+        "parameters": infiller.num_parameters,
+        "model_bytes": sum(p.stat().st_size for p in infiller.folder.glob("*"))
+        if infiller.folder else None,
+        "sampler": sampler,
+        "length": args.length,
+        "source": args.tasks or list(args.corpus),
+        "seed": args.seed or 0,
+    }
+    rep = evaluation.report(results, meta)
+    if args.json:
+        Path(args.json).write_text(json.dumps(rep, indent=1) + "\n")
+    _print_eval_table(rep["summary"])
+    return EXIT_OK
+
+
+def _print_eval_table(summary: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="diffill eval")
+    cols = ["tasks", "exact_match", "edit_similarity", "parse_rate", "pass_at_1",
+            "length_acc_exact", "length_acc_within_2", "mean_steps", "mean_seconds"]
+    table.add_column("set")
+    for c in cols:
+        table.add_column(c.replace("_", " "), justify="right")
+    for kind, row in summary.items():
+        table.add_row(kind, *("-" if row[c] is None else str(row[c]) for c in cols))
+    Console().print(table)
+
+
 def _parse_selection(doc, args: argparse.Namespace) -> tuple[int, int]:
     """Offsets of the selection given as 1-based --line, --range or --at."""
     from diffill.server.document import Encoding, Position
@@ -178,8 +228,6 @@ def _parse_selection(doc, args: argparse.Namespace) -> tuple[int, int]:
 
 
 def cmd_fill(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from diffill.server import engine, refactor
     from diffill.server.document import Document, DocumentError
 
@@ -469,6 +517,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_model_options(ref)
     ref.set_defaults(func=cmd_refactor)
+
+    ev = sub.add_parser("eval", help="score the model on infilling tasks")
+    src = ev.add_mutually_exclusive_group(required=True)
+    src.add_argument("--tasks", metavar="FILE.jsonl",
+                     help="tasks {task_id, prompt, suffix, canonical_solution, test?, "
+                     "entry_point?}")
+    src.add_argument("--corpus", nargs="+", metavar="DIR",
+                     help="build single-line, multi-line and random-span tasks from the "
+                     "held-out files under DIR")
+    ev.add_argument("--n", type=int, default=100, help="tasks per set with --corpus")
+    ev.add_argument("--length", type=int, help="fixed canvas length instead of predicted")
+    ev.add_argument("--batch-size", type=int, default=8)
+    ev.add_argument("--json", metavar="OUT", help="write figures and per-task results here")
+    _add_model_options(ev)
+    ev.set_defaults(func=cmd_eval)
     return parser
 
 

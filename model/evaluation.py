@@ -1,0 +1,289 @@
+"""Infilling evaluation: tasks from a JSONL file or built from held-out source files, scored
+by exact match, edit similarity, parse rate, length-head accuracy and, where a task has a
+test, pass@1 in a sandboxed subprocess.
+
+Task format (one JSON object per line): {task_id, prompt, suffix, canonical_solution,
+test?, entry_point?}; prompt is the code before the gap, suffix the code after, and
+canonical_solution the hidden middle.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import tree_sitter
+
+from .data import _parser, read_corpus
+from .infiller import Infiller
+
+KINDS = ("single_line", "multi_line", "random_span")
+TEST_SECONDS = 10
+TEST_MEMORY_BYTES = 1 << 30
+
+
+@dataclass(frozen=True)
+class Task:
+    task_id: str
+    prompt: str
+    suffix: str
+    canonical_solution: str
+    test: str | None = None
+    entry_point: str | None = None
+    kind: str = "tasks"
+
+
+def read_tasks(path: str | Path) -> list[Task]:
+    """Tasks from a JSONL file; a malformed line is an error naming the line."""
+    tasks = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+                tasks.append(
+                    Task(
+                        task_id=str(obj["task_id"]),
+                        prompt=obj["prompt"],
+                        suffix=obj.get("suffix", ""),
+                        canonical_solution=obj["canonical_solution"],
+                        test=obj.get("test"),
+                        entry_point=obj.get("entry_point"),
+                        kind=obj.get("kind", "tasks"),
+                    )
+                )
+            except (json.JSONDecodeError, KeyError, TypeError) as err:
+                raise ValueError(f"{path}:{n}: not a task ({err!r})") from None
+    return tasks
+
+
+def corpus_tasks(
+    roots: Iterable[str | os.PathLike[str]], per_kind: int = 100, seed: int = 0
+) -> list[Task]:
+    """Single-line, multi-line and random-span tasks from the held-out files of `roots`,
+    the same for the same seed and files."""
+    files = read_corpus(roots, "heldout")
+    if not files:
+        raise ValueError("no held-out Python files under the given folders")
+    rng = random.Random(seed)
+    tasks: list[Task] = []
+    for kind in KINDS:
+        made = 0
+        tries = 0
+        while made < per_kind and tries < per_kind * 50:
+            tries += 1
+            f = rng.choice(files)
+            span = _pick_span(f.text, kind, rng)
+            if span is None:
+                continue
+            a, b = span
+            middle = f.text[a:b]
+            prompt, suffix = f.text[:a], f.text[b:]
+            # Keep tasks a size the model's context takes whole, as in use.
+            prompt, suffix = prompt[-4000:], suffix[:2000]
+            tasks.append(Task(f"{kind}/{made}", prompt, suffix, middle, kind=kind))
+            made += 1
+    return tasks
+
+
+def _pick_span(text: str, kind: str, rng: random.Random) -> tuple[int, int] | None:
+    lines = text.splitlines(keepends=True)
+    if len(lines) < 3:
+        return None
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line))
+    if kind == "random_span":
+        a = rng.randrange(len(text))
+        b = min(len(text), a + rng.randint(3, 60))
+        return (a, b) if text[a:b].strip() else None
+    i = rng.randrange(len(lines))
+    n = 1 if kind == "single_line" else rng.randint(2, 6)
+    if i + n > len(lines):
+        return None
+    block = lines[i : i + n]
+    first = block[0]
+    if not first.strip() or first.strip().startswith("#") or any(len(x) > 200 for x in block):
+        return None
+    indent = len(first) - len(first.lstrip(" \t"))
+    a = starts[i] + indent
+    b = starts[i + n] - (1 if block[-1].endswith("\n") else 0)
+    if kind == "multi_line" and sum(1 for x in block if x.strip()) < 2:
+        return None
+    return a, b
+
+
+def _errors(source: str) -> int:
+    tree = _parser().parse(source.encode("utf-8"))
+    count = 0
+    stack: list[tree_sitter.Node] = [tree.root_node]
+    while stack:
+        node = stack.pop()
+        if node.is_error or node.is_missing:
+            count += 1
+            continue
+        if node.has_error:
+            stack.extend(node.children)
+    return count
+
+
+def run_test(program: str, timeout: float = TEST_SECONDS) -> bool:
+    """Run `program` in a fresh interpreter, in a temporary folder, with time and memory
+    limits and, where `unshare` allows, no network. True when it exits 0."""
+    with tempfile.TemporaryDirectory(prefix="diffill-eval-") as tmp:
+        path = Path(tmp) / "task.py"
+        path.write_text(program, encoding="utf-8")
+        cmd = [sys.executable, "-I", str(path)]
+        if shutil.which("unshare") and _unshare_works():
+            cmd = ["unshare", "--net", "--map-root-user", *cmd]
+
+        def limit() -> None:
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_AS, (TEST_MEMORY_BYTES, TEST_MEMORY_BYTES))
+
+        try:
+            run = subprocess.run(
+                cmd,
+                cwd=tmp,
+                capture_output=True,
+                timeout=timeout,
+                preexec_fn=limit,
+                env={"PATH": os.environ.get("PATH", ""), "PYTHONHASHSEED": "0"},
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            return False
+        return run.returncode == 0
+
+
+_UNSHARE_OK: bool | None = None
+
+
+def _unshare_works() -> bool:
+    global _UNSHARE_OK
+    if _UNSHARE_OK is None:
+        try:
+            probe = subprocess.run(
+                ["unshare", "--net", "--map-root-user", "true"],
+                capture_output=True,
+                timeout=10,
+                check=False,
+            )
+            _UNSHARE_OK = probe.returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
+            _UNSHARE_OK = False
+    return _UNSHARE_OK
+
+
+@dataclass
+class TaskResult:
+    task_id: str
+    kind: str
+    completion: str
+    exact: bool
+    similarity: float
+    parses: bool
+    passed: bool | None
+    true_tokens: int
+    predicted_length: int | None
+    steps: int
+    seconds: float
+
+
+def evaluate(
+    infiller: Infiller,
+    tasks: list[Task],
+    batch_size: int = 8,
+    length: int | None = None,
+    **sampler_options,
+) -> list[TaskResult]:
+    """Infill every task (in batches) and score it."""
+    results: list[TaskResult] = []
+    tok = infiller.tokenizer
+    for i in range(0, len(tasks), batch_size):
+        chunk = tasks[i : i + batch_size]
+        outs = infiller.infill_batch(
+            [(t.prompt, t.suffix) for t in chunk], length=length, **sampler_options
+        )
+        for t, r in zip(chunk, outs):
+            predicted = None
+            if length is None:
+                predicted = int(infiller.length_distribution(t.prompt, t.suffix).argmax())
+            expected = t.canonical_solution
+            exact = r.text.rstrip() == expected.rstrip()
+            reference_errors = _errors(t.prompt + expected + t.suffix)
+            parses = _errors(t.prompt + r.text + t.suffix) <= reference_errors
+            passed = None
+            if t.test is not None:
+                program = t.prompt + r.text + t.suffix + "\n\n" + t.test
+                if t.entry_point:
+                    program += f"\n\ncheck({t.entry_point})\n"
+                passed = run_test(program)
+            results.append(
+                TaskResult(
+                    task_id=t.task_id,
+                    kind=t.kind,
+                    completion=r.text,
+                    exact=exact,
+                    similarity=difflib.SequenceMatcher(None, r.text, expected).ratio(),
+                    parses=parses,
+                    passed=passed,
+                    true_tokens=len(tok.encode(expected)),
+                    predicted_length=predicted,
+                    steps=r.steps,
+                    seconds=r.seconds / len(chunk),
+                )
+            )
+    return results
+
+
+def summarize(results: list[TaskResult]) -> dict[str, dict]:
+    """Per-kind and overall figures."""
+    groups: dict[str, list[TaskResult]] = {}
+    for r in results:
+        groups.setdefault(r.kind, []).append(r)
+    if len(groups) > 1:
+        groups["all"] = results
+    out = {}
+    for kind, rs in groups.items():
+        n = len(rs)
+        with_len = [r for r in rs if r.predicted_length is not None]
+        tested = [r for r in rs if r.passed is not None]
+        out[kind] = {
+            "tasks": n,
+            "exact_match": round(sum(r.exact for r in rs) / n, 4),
+            "edit_similarity": round(sum(r.similarity for r in rs) / n, 4),
+            "parse_rate": round(sum(r.parses for r in rs) / n, 4),
+            "pass_at_1": round(sum(bool(r.passed) for r in tested) / len(tested), 4)
+            if tested
+            else None,
+            "length_acc_exact": round(
+                sum(r.predicted_length == r.true_tokens for r in with_len) / len(with_len), 4
+            )
+            if with_len
+            else None,
+            "length_acc_within_2": round(
+                sum(abs(r.predicted_length - r.true_tokens) <= 2 for r in with_len) / len(with_len),
+                4,
+            )
+            if with_len
+            else None,
+            "mean_steps": round(sum(r.steps for r in rs) / n, 2),
+            "mean_seconds": round(sum(r.seconds for r in rs) / n, 4),
+        }
+    return out
+
+
+def report(results: list[TaskResult], meta: dict) -> dict:
+    return {**meta, "summary": summarize(results), "results": [asdict(r) for r in results]}

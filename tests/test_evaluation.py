@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from diffill.model import evaluation
+from diffill.model.data import is_heldout
+from diffill.server import cli
+
+from .scripted_model import ScriptedInfiller
+
+STDLIB = Path(shutil.__file__).parent
+
+
+def test_read_tasks_and_clear_errors(tmp_path):
+    good = {
+        "task_id": "t1",
+        "prompt": "def f():\n    return ",
+        "suffix": "\n",
+        "canonical_solution": "1",
+    }
+    p = tmp_path / "tasks.jsonl"
+    p.write_text(json.dumps(good) + "\n\n" + json.dumps({"task_id": "t2"}) + "\n")
+    with pytest.raises(ValueError, match=r"tasks\.jsonl:3"):
+        evaluation.read_tasks(p)
+    p.write_text(json.dumps(good) + "\n")
+    assert evaluation.read_tasks(p)[0].canonical_solution == "1"
+
+
+def heldout_corpus(tmp_path) -> Path:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    n = 0
+    for src in sorted(STDLIB.glob("*.py")):
+        text = src.read_text("utf-8", "replace")
+        if is_heldout(text) and len(text) < 60_000:
+            shutil.copy(src, corpus / src.name)
+            n += 1
+        if n == 3:
+            break
+    assert n, "the standard library has held-out files"
+    return corpus
+
+
+def test_corpus_tasks_are_fixed_by_seed(tmp_path):
+    corpus = heldout_corpus(tmp_path)
+    a = evaluation.corpus_tasks([corpus], per_kind=5, seed=1)
+    b = evaluation.corpus_tasks([corpus], per_kind=5, seed=1)
+    c = evaluation.corpus_tasks([corpus], per_kind=5, seed=2)
+    assert a == b and a != c
+    assert {t.kind for t in a} == set(evaluation.KINDS)
+    single = [t for t in a if t.kind == "single_line"]
+    assert all("\n" not in t.canonical_solution for t in single)
+
+
+def test_scores(tokenizer):
+    tasks = [
+        evaluation.Task("a", "def f():\n    return ", "\n", "1"),
+        evaluation.Task("b", "x = ", "\n", "2"),
+    ]
+    model = ScriptedInfiller(tokenizer, ["1", "(("])
+    results = evaluation.evaluate(model, tasks, length=4)
+    s = evaluation.summarize(results)["tasks"]
+    assert s["exact_match"] == 0.5 and s["parse_rate"] == 0.5
+    assert s["length_acc_exact"] is None
+
+
+def test_pass_at_1_runs_the_test_in_a_sandbox():
+    assert evaluation.run_test("assert 1 + 1 == 2\n")
+    assert not evaluation.run_test("assert 1 + 1 == 3\n")
+    assert not evaluation.run_test("while True:\n    pass\n", timeout=1)
+    assert not evaluation.run_test("x = bytearray(4 << 30)\n")
+
+
+def test_eval_command_on_a_corpus(tmp_path, infiller, monkeypatch, capsys):
+    corpus = heldout_corpus(tmp_path)
+    monkeypatch.setattr(cli, "_load_model", lambda args: infiller)
+    out = tmp_path / "eval.json"
+    code = cli.main(["eval", "--corpus", str(corpus), "--n", "2", "--json", str(out)])
+    assert code == 0
+    rep = json.loads(out.read_text())
+    assert set(rep["summary"]) == {*evaluation.KINDS, "all"}
+    assert rep["summary"]["all"]["tasks"] == 6
+    assert rep["summary"]["all"]["length_acc_within_2"] is not None
+    assert "exact" in capsys.readouterr().out
