@@ -137,6 +137,14 @@ def resolve_span(
         if not issues:
             raise _fail(Status.UNCHANGED, "no syntax error in the file")
         near = [i for i in issues if i.start <= b_end and b_start <= i.end]
+        if not near:  # a cursor near, not on, the error: take the errors on its lines
+            source_lines = source[:b_start].count(b"\n"), source[:b_end].count(b"\n")
+            near = [
+                i
+                for i in issues
+                if source[: i.start].count(b"\n") <= source_lines[1]
+                and source_lines[0] <= source[: i.end].count(b"\n")
+            ]
         if not near:
             raise _fail(Status.UNCHANGED, "no syntax error in the selection")
         a, b = syntax.fix_span(tree, lang, near[0])
@@ -239,7 +247,15 @@ def _errors_with(prepared: Prepared, replacement: str) -> int:
 
 
 def _acceptable(prepared: Prepared, candidate: str) -> bool:
+    if _invents_replacement_chars(prepared, candidate):
+        return False
     return _errors_with(prepared, clean(prepared, candidate)) <= prepared.errors_before
+
+
+def _invents_replacement_chars(prepared: Prepared, candidate: str) -> bool:
+    """U+FFFD in a result means the model produced bytes that are not UTF-8; such text
+    must never reach the user's file (unless the span already had it)."""
+    return "\ufffd" in candidate and "\ufffd" not in prepared.original
 
 
 def clean(prepared: Prepared, candidate: str) -> str:
@@ -348,6 +364,11 @@ def finish(
         confidence=result.confidence,
         repairs=repairs,
     )
+    if _invents_replacement_chars(prepared, replacement):
+        base.status = Status.REJECTED
+        base.reason = "the model produced text that is not valid UTF-8"
+        base.errors_after = prepared.errors_before
+        return base
     if errors > prepared.errors_before:
         base.status = Status.REJECTED
         base.reason = (

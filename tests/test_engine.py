@@ -132,3 +132,20 @@ def test_out_of_range_request(tokenizer):
         ScriptedInfiller(tokenizer, ["y"]),
     )
     assert r.status is Status.ERROR and "outside the document" in r.reason
+
+
+def test_invalid_utf8_from_the_model_never_reaches_the_file(tokenizer):
+    doc = Document.from_text("def f():\n    pass\n")
+    model = ScriptedInfiller(tokenizer, ["return '\ufffd'"])
+    at = doc.text.index("pass")
+    r = engine.edit(doc, engine.language_of("a.py", None), EditRequest(Intent.FILL, at, at), model)
+    assert r.status is Status.REJECTED and "UTF-8" in r.reason and not r.edits
+
+
+def test_fix_with_the_cursor_elsewhere_on_the_line(tokenizer):
+    doc = Document.from_text("function f(x) {\n  return x +;\n}\n")
+    model = ScriptedInfiller(tokenizer, ["return x + 1;"])
+    at = doc.text.index("return")
+    r = engine.edit(doc, engine.language_of("a.js", None), EditRequest(Intent.FIX, at, at), model)
+    assert r.changed, r.reason
+    assert doc.apply(r.edits).text == "function f(x) {\n  return x + 1;\n}\n"
