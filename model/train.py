@@ -281,6 +281,7 @@ def train(opts: TrainOptions, log: Callable[[str], None] = print) -> Path:
 
     model.train()
     t_start = time.time()
+    first_step = step
     last_save = time.time()
     window_tokens, window_t = 0, time.time()
     deadline = None if opts.minutes is None else t_start + opts.minutes * 60 - elapsed_before
@@ -290,7 +291,7 @@ def train(opts: TrainOptions, log: Callable[[str], None] = print) -> Path:
         if deadline is not None and time.time() >= deadline:
             break
         batch = stream.batch(opts.batch_size, gen).to(device)
-        horizon = total_steps or _estimate_total(step, t_start, deadline, elapsed_before)
+        horizon = total_steps or _estimate_total(step, first_step, t_start, deadline)
         for g in optimizer.param_groups:
             g["lr"] = lr_at(step, horizon, opts)
         with autocast():
@@ -327,9 +328,14 @@ def train(opts: TrainOptions, log: Callable[[str], None] = print) -> Path:
     return model_dir
 
 
-def _estimate_total(step, t_start, deadline, elapsed_before) -> int:
-    """Steps that fit the time budget, from the pace so far (for the lr schedule)."""
+def _estimate_total(step: int, first_step: int, t_start: float, deadline: float) -> int:
+    """Steps that fit the time budget, from this process's pace (for the lr schedule).
+
+    Until the pace is known the horizon is far away, which holds the lr at its peak
+    after warm-up rather than decaying it on a guess.
+    """
+    done = step - first_step
     spent = time.time() - t_start
-    if step < 20 or spent <= 0:
-        return 10**9 if step < 20 else step
-    return int(step + (deadline - time.time()) * step / spent)
+    if done < 10 or spent <= 0:
+        return 10**9
+    return int(step + max(0.0, deadline - time.time()) * done / spent)
