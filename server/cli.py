@@ -160,13 +160,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if infiller is None:
         return EXIT_FAILED
     sampler = _edit_options(args).sampler
-    results = evaluation.evaluate(infiller, tasks, batch_size=args.batch_size,
-                                  length=args.length, **sampler)
+    results = evaluation.evaluate(
+        infiller, tasks, batch_size=args.batch_size, length=args.length, **sampler
+    )
     meta = {
         "model": str(infiller.folder),
         "parameters": infiller.num_parameters,
         "model_bytes": sum(p.stat().st_size for p in infiller.folder.glob("*"))
-        if infiller.folder else None,
+        if infiller.folder
+        else None,
         "sampler": sampler,
         "length": args.length,
         "source": args.tasks or list(args.corpus),
@@ -184,8 +186,17 @@ def _print_eval_table(summary: dict) -> None:
     from rich.table import Table
 
     table = Table(title="diffill eval")
-    cols = ["tasks", "exact_match", "edit_similarity", "parse_rate", "pass_at_1",
-            "length_acc_exact", "length_acc_within_2", "mean_steps", "mean_seconds"]
+    cols = [
+        "tasks",
+        "exact_match",
+        "edit_similarity",
+        "parse_rate",
+        "pass_at_1",
+        "length_acc_exact",
+        "length_acc_within_2",
+        "mean_steps",
+        "mean_seconds",
+    ]
     table.add_column("set")
     for c in cols:
         table.add_column(c.replace("_", " "), justify="right")
@@ -420,6 +431,29 @@ def _print_summary(s) -> None:
         print(f"  {n:>5}  {reason}", file=sys.stderr)
 
 
+def _host_port(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, not {value!r}")
+    return host, int(port)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from diffill.model import load
+    from diffill.server.lsp import build_server, serve
+    from diffill.server.protocol import Settings
+
+    # The model loads after the client connects (on the server's model thread), so a
+    # folder that does not load is reported to the editor instead of killing the server.
+    server = build_server(load, settings=Settings(model=args.model, device=args.device))
+    try:
+        serve(server, tcp=args.tcp, log_file=args.log_file)
+    except OSError as err:
+        print(f"diffill serve: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="diffill",
@@ -520,18 +554,36 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("eval", help="score the model on infilling tasks")
     src = ev.add_mutually_exclusive_group(required=True)
-    src.add_argument("--tasks", metavar="FILE.jsonl",
-                     help="tasks {task_id, prompt, suffix, canonical_solution, test?, "
-                     "entry_point?}")
-    src.add_argument("--corpus", nargs="+", metavar="DIR",
-                     help="build single-line, multi-line and random-span tasks from the "
-                     "held-out files under DIR")
+    src.add_argument(
+        "--tasks",
+        metavar="FILE.jsonl",
+        help="tasks {task_id, prompt, suffix, canonical_solution, test?, entry_point?}",
+    )
+    src.add_argument(
+        "--corpus",
+        nargs="+",
+        metavar="DIR",
+        help="build single-line, multi-line and random-span tasks from the "
+        "held-out files under DIR",
+    )
     ev.add_argument("--n", type=int, default=100, help="tasks per set with --corpus")
     ev.add_argument("--length", type=int, help="fixed canvas length instead of predicted")
     ev.add_argument("--batch-size", type=int, default=8)
     ev.add_argument("--json", metavar="OUT", help="write figures and per-task results here")
     _add_model_options(ev)
     ev.set_defaults(func=cmd_eval)
+
+    srv = sub.add_parser(
+        "serve",
+        help="run the Language Server (stdio by default)",
+        description="Speak LSP over stdio, or over TCP with --tcp. Settings the editor sends "
+        "under `diffill` override --model and --device.",
+    )
+    srv.add_argument("--tcp", type=_host_port, metavar="HOST:PORT", help="listen on TCP")
+    srv.add_argument("--model", default=None, help="model folder (default: the shipped one)")
+    srv.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
+    srv.add_argument("--log-file", metavar="PATH", help="also write the server's log here")
+    srv.set_defaults(func=cmd_serve)
     return parser
 
 
