@@ -79,7 +79,9 @@ def test_eval_command_on_a_corpus(tmp_path, infiller, monkeypatch, capsys):
     corpus = heldout_corpus(tmp_path)
     monkeypatch.setattr(cli, "_load_model", lambda args: infiller)
     out = tmp_path / "eval.json"
-    code = cli.main(["eval", "--corpus", str(corpus), "--n", "2", "--json", str(out)])
+    code = cli.main(
+        ["eval", "--corpus", str(corpus), "--n", "2", "--json", str(out), "--steps", "4"]
+    )
     assert code == 0
     rep = json.loads(out.read_text())
     assert set(rep["summary"]) == {*evaluation.KINDS, "all"}

@@ -24,9 +24,11 @@ def test_one_token_per_step_baseline(infiller):
 
 
 def test_same_inputs_and_seed_give_the_same_output(infiller):
-    a = infiller.infill("def f(x):\n    ", "\n", temperature=0.8, seed=4)
-    b = infiller.infill("def f(x):\n    ", "\n", temperature=0.8, seed=4)
+    a = infiller.infill("def f(x):\n    ", "\n", temperature=0.8, seed=4, max_steps=8)
+    b = infiller.infill("def f(x):\n    ", "\n", temperature=0.8, seed=4, max_steps=8)
+    c = infiller.infill("def f(x):\n    ", "\n", temperature=0.8, seed=5, max_steps=8)
     assert a.tokens == b.tokens
+    assert a.tokens != c.tokens
 
 
 def test_batch_equals_single_requests(infiller):
