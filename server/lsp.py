@@ -56,7 +56,7 @@ from pygls.uris import to_fs_path
 from diffill.model import Infiller
 
 from . import engine, protocol, syntax
-from .document import Document, DocumentError, Encoding, Position
+from .document import Document, DocumentError, Encoding
 from .engine import EditRequest, EditResult, Intent, Status
 from .protocol import EditTarget, Settings
 
@@ -351,40 +351,62 @@ def _language(uri: str, language_id: str) -> tuple[syntax.LanguageSpec | None, s
             return None, failure.result.reason
 
 
+def _edit_tree(
+    tree: Any, old: Document, new: Document, start: int, old_end: int, new_end: int
+) -> None:
+    """Tell a tree about one text change (str offsets), in tree-sitter's bytes and
+    (row, byte column) points."""
+
+    def point(doc: Document, offset: int) -> tuple[int, int]:
+        pos = doc.position_at(offset, Encoding.UTF8)
+        return pos.line, pos.character
+
+    tree.edit(
+        start_byte=old.byte_offset(start),
+        old_end_byte=old.byte_offset(old_end),
+        new_end_byte=new.byte_offset(new_end),
+        start_point=point(old, start),
+        old_end_point=point(old, old_end),
+        new_end_point=point(new, new_end),
+    )
+
+
 class Analysis:
     """The parse of one document version, shared by diagnostics and code action listing
     (a 5,000-line file takes tens of milliseconds to parse and walk: done once per
     version, usually while the diagnostics debounce runs, not when the user asks)."""
 
-    def __init__(self, od: OpenDocument, lang: syntax.LanguageSpec) -> None:
+    def __init__(
+        self, od: OpenDocument, lang: syntax.LanguageSpec, old_tree: Any | None = None
+    ) -> None:
         self.version = od.version
         self.doc = od.doc
         self.lang = lang
+        self._old_tree = old_tree  # the previous version's tree, edited to match
 
     @cached_property
     def tree(self) -> Any:
-        return syntax.parse(self.doc.text.encode("utf-8"), self.lang)
+        tree = syntax.parse(self.doc.text.encode("utf-8"), self.lang, self._old_tree)
+        self._old_tree = None
+        return tree
+
+    @property
+    def parsed(self) -> bool:
+        return "tree" in self.__dict__
 
     @cached_property
     def issues(self) -> list[syntax.SyntaxIssue]:
         return syntax.syntax_issues(self.tree)
 
-    @cached_property
-    def placeholders(self) -> list[syntax.Placeholder]:
-        return syntax.placeholders(self.tree, self.lang)
-
     def placeholders_in(self, start: int, end: int) -> list[syntax.Placeholder]:
         """Placeholders a selection touches; for a cursor, the one containing it or else
-        the first on its line (as `syntax.placeholder_at`, from the cached list)."""
+        the first on its line. Only the part of the tree near the range is walked."""
         doc = self.doc
         b_start, b_end = doc.byte_offset(start), doc.byte_offset(end)
-        hit = [p for p in self.placeholders if p.start <= b_end and b_start <= p.end]
-        if hit or start != end:
-            return hit
-        line = doc.position_at(start).line
-        line_start = doc.offset_at(Position(line, 0))
-        a, b = doc.byte_offset(line_start), doc.byte_offset(line_start + len(doc.line_text(line)))
-        return [p for p in self.placeholders if p.start <= b and a <= p.end][:1]
+        if start != end:
+            return syntax.placeholders(self.tree, self.lang, within=(b_start, b_end))
+        found = syntax.placeholder_at(self.tree, self.lang, b_start)
+        return [found] if found is not None else []
 
 
 # -- progress and preview --------------------------------------------------------------------
@@ -525,6 +547,9 @@ class DiffillServer(LanguageServer):
         self.busy = False
         self.worker = ModelWorker(self._worker_busy)
         self._analyses: dict[str, Analysis] = {}
+        # The last parsed tree of a document with every change since applied (Tree.edit),
+        # so the next parse is incremental.
+        self._edited_trees: dict[str, Any] = {}
         self._diagnostic_timers: dict[str, asyncio.TimerHandle] = {}
         self._with_diagnostics: set[str] = set()  # uris whose published list is non-empty
         self._pending_problems: list[str] = []
@@ -593,13 +618,24 @@ class DiffillServer(LanguageServer):
     def change(self, params: types.DidChangeTextDocumentParams) -> OpenDocument:
         od = self.document(params.text_document.uri)
         doc = od.doc
+        previous = self._analyses.get(od.uri)
+        # A copy: the previous version's analysis keeps its own tree intact.
+        tree = previous.tree.copy() if previous is not None and previous.parsed else None
         for change in params.content_changes:
             if isinstance(change, types.TextDocumentContentChangePartial):
                 # Each change's range refers to the text after the changes before it.
                 start, end = protocol.offsets_of(doc, change.range, self.encoding)
-                doc = Document(doc.text[:start] + change.text + doc.text[end:])
+                new_doc = Document(doc.text[:start] + change.text + doc.text[end:])
+                if tree is not None:
+                    _edit_tree(tree, doc, new_doc, start, end, start + len(change.text))
+                doc = new_doc
             else:
                 doc = Document(change.text)
+                tree = None
+        if tree is not None:
+            self._edited_trees[od.uri] = tree
+        else:
+            self._edited_trees.pop(od.uri, None)
         od = replace(od, version=params.text_document.version, doc=doc)
         self.documents[od.uri] = od
         return od
@@ -607,6 +643,7 @@ class DiffillServer(LanguageServer):
     def close(self, uri: str) -> None:
         self.documents.pop(uri, None)
         self._analyses.pop(uri, None)
+        self._edited_trees.pop(uri, None)
         timer = self._diagnostic_timers.pop(uri, None)
         if timer is not None:
             timer.cancel()
@@ -619,7 +656,8 @@ class DiffillServer(LanguageServer):
             return None
         cached = self._analyses.get(od.uri)
         if cached is None or cached.version != od.version or cached.doc is not od.doc:
-            cached = self._analyses[od.uri] = Analysis(od, od.lang)
+            old_tree = self._edited_trees.pop(od.uri, None)
+            cached = self._analyses[od.uri] = Analysis(od, od.lang, old_tree)
         return cached
 
     def offsets(self, od: OpenDocument, rng: types.Range) -> tuple[int, int]:
@@ -651,8 +689,6 @@ class DiffillServer(LanguageServer):
         if od is None:
             return
         found = self.analysis(od)
-        if found is not None:
-            _ = found.placeholders  # warms the cache
         issues = found.issues if found is not None and self.settings.diagnostics else []
         if not issues and uri not in self._with_diagnostics:
             return  # nothing to say, nothing to clear

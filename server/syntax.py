@@ -352,8 +352,12 @@ def _ts_language(name: str) -> Language:
 _parsers = threading.local()
 
 
-def parse(source: bytes, lang: LanguageSpec) -> Tree:
-    """Parse UTF-8 `source`. Never raises on bad syntax: errors become ERROR/MISSING nodes."""
+def parse(source: bytes, lang: LanguageSpec, old_tree: Tree | None = None) -> Tree:
+    """Parse UTF-8 `source`. Never raises on bad syntax: errors become ERROR/MISSING nodes.
+
+    old_tree: the previous version's tree with `Tree.edit` applied for every change since;
+    tree-sitter then reparses only what changed (milliseconds for a large file).
+    """
     if not isinstance(source, bytes):
         raise TypeError(
             f"parse() takes UTF-8 bytes, not {type(source).__name__}; "
@@ -363,7 +367,7 @@ def parse(source: bytes, lang: LanguageSpec) -> Tree:
     parser = cache.get(lang.name)
     if parser is None:
         parser = cache[lang.name] = Parser(lang.language)
-    return parser.parse(source)
+    return parser.parse(source, old_tree) if old_tree is not None else parser.parse(source)
 
 
 # --- syntax errors -------------------------------------------------------------------------
@@ -719,22 +723,31 @@ def _comment_body(comment: Node) -> Node | None:
     return next((a for a in _ancestors(comment) if a.type == "block"), None)
 
 
-def _walk(tree: Tree) -> Iterator[Node]:
+def _walk(tree: Tree, within: tuple[int, int] | None = None) -> Iterator[Node]:
+    """Nodes in document order; with `within`, only those overlapping that byte range
+    (whole subtrees elsewhere are skipped, which keeps a lookup at a cursor cheap)."""
     stack = [tree.root_node]
     while stack:
         node = stack.pop()
+        if within is not None and (node.end_byte < within[0] or node.start_byte > within[1]):
+            continue
         yield node
         stack.extend(reversed(node.children))
 
 
-def placeholders(tree: Tree, lang: LanguageSpec) -> list[Placeholder]:
-    """Placeholders to fill, sorted and non-overlapping. Python only; other languages: []."""
+def placeholders(
+    tree: Tree, lang: LanguageSpec, within: tuple[int, int] | None = None
+) -> list[Placeholder]:
+    """Placeholders to fill, sorted and non-overlapping. Python only; other languages: [].
+
+    within: only placeholders overlapping this byte range (all when None).
+    """
     if lang.name != "python":
         return []
     source = _source(tree)
     found: list[Placeholder] = []
     todo_comments: list[Node] = []
-    for node in _walk(tree):
+    for node in _walk(tree, within):
         if node.type == "function_definition":
             whole = _whole_body_placeholder(node, source)
             if whole is not None:
@@ -757,16 +770,18 @@ def placeholders(tree: Tree, lang: LanguageSpec) -> list[Placeholder]:
                     max(body.end_byte, comment.end_byte),
                 )
             )
+    if within is not None:
+        found = [p for p in found if p.start <= within[1] and within[0] <= p.end]
     return sorted(found, key=lambda p: (p.start, p.end))
 
 
 def placeholder_at(tree: Tree, lang: LanguageSpec, offset: int) -> Placeholder | None:
     """The placeholder containing `offset`, or else the first one on the same line."""
-    found = placeholders(tree, lang)
+    line_start, line_end = _line_bounds(_source(tree), offset, offset)
+    found = placeholders(tree, lang, within=(line_start, line_end))
     for p in found:
         if p.start <= offset <= p.end:
             return p
-    line_start, line_end = _line_bounds(_source(tree), offset, offset)
     return next((p for p in found if p.start <= line_end and line_start <= p.end), None)
 
 

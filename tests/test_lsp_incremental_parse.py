@@ -1,0 +1,32 @@
+"""The server reparses incrementally after each change; the tree must equal a fresh parse."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from diffill.server import syntax
+from diffill.server.document import Document
+from diffill.server.lsp import _edit_tree
+
+PY = syntax.language_for_name("python")
+BASE = 'def f(x):\r\n    s = "héllo 😀"\n    return (x\n\nclass A:\n    pass\n'
+
+pieces = st.sampled_from(["", "x", ")", "😀", "\n", "\r\n", "    ", "def g():\n    pass\n", "("])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 200), st.integers(0, 20), pieces), max_size=6))
+def test_incremental_reparse_equals_a_fresh_parse(changes):
+    doc = Document(BASE)
+    tree = syntax.parse(doc.text.encode(), PY)
+    for at, length, text in changes:
+        start = min(at, len(doc.text))
+        end = min(start + length, len(doc.text))
+        new = Document(doc.text[:start] + text + doc.text[end:])
+        _edit_tree(tree, doc, new, start, end, start + len(text))
+        tree = syntax.parse(new.text.encode(), PY, tree)
+        doc = new
+    fresh = syntax.parse(doc.text.encode(), PY)
+    assert str(tree.root_node) == str(fresh.root_node)
+    assert syntax.syntax_issues(tree) == syntax.syntax_issues(fresh)
