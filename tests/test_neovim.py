@@ -48,6 +48,8 @@ STAND_IN_CASES = [
     "cancel_leaves_buffer_untouched",
     "edited_buffer_is_not_overwritten",
     "checkhealth_reports_the_model",
+    "keymaps_only_when_asked",
+    "inline_completion_is_wired",
 ]
 
 
@@ -115,13 +117,11 @@ def test_neovim_plugin(stand_in_results: dict[str, str], case: str) -> None:
 def test_default_model_fills_a_todo_body(tmp_path: Path) -> None:
     diffill = Path(sys.executable).parent / "diffill"
     cmd = [str(diffill) if diffill.exists() else "diffill", "serve"]
-    example = ROOT / "examples" / "shapes.py"
     results = run_cases(
         tmp_path,
         ["default_model_fills_todo"],
         cmd,
         timeout=180,
-        DIFFILL_NVIM_EXAMPLE=str(example),
         # Loading the model and denoising on a CPU: tens of seconds on a busy machine.
         DIFFILL_NVIM_TIMEOUT_MS="150000",
     )
