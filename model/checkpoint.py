@@ -18,6 +18,8 @@ from .tokenizer import CodeTokenizer, TokenizerError
 
 FORMAT_VERSION = 1
 MODEL_TYPE = "diffill-mdlm"
+# The autoregressive peer (see `autoregressive`): same network, causal mask.
+AR_MODEL_TYPE = "diffill-fim-ar"
 WEIGHTS = "model.safetensors"
 WEIGHTS_INDEX = "model.safetensors.index.json"
 # Every shipped file stays under the repository's 16 MiB limit.
@@ -50,7 +52,7 @@ def save(
     folder.mkdir(parents=True, exist_ok=True)
     config = {
         "format_version": FORMAT_VERSION,
-        "model_type": MODEL_TYPE,
+        "model_type": AR_MODEL_TYPE if model.cfg.causal else MODEL_TYPE,
         "model": model.cfg.to_dict(),
         "dtype": str(dtype).removeprefix("torch."),
         "info": info or {},
@@ -116,7 +118,9 @@ def _read_weights(folder: Path) -> dict[str, torch.Tensor]:
         raise CheckpointError(f"cannot read the weights in {folder}: {err}") from None
 
 
-def load(folder: str | Path, device: str | torch.device = "cpu") -> Checkpoint:
+def load(
+    folder: str | Path, device: str | torch.device = "cpu", model_type: str = MODEL_TYPE
+) -> Checkpoint:
     """Load a diffill checkpoint folder onto `device` (weights keep their saved dtype)."""
     folder = Path(folder)
     config = read_config(folder)
@@ -128,14 +132,16 @@ def load(folder: str | Path, device: str | torch.device = "cpu") -> Checkpoint:
             f"{folder} uses checkpoint format {version}, newer than this diffill reads "
             f"({FORMAT_VERSION}); upgrade diffill"
         )
-    if config.get("model_type") != MODEL_TYPE:
+    if config.get("model_type") != model_type:
         raise CheckpointError(
-            f"{folder} holds model_type {config.get('model_type')!r}, not {MODEL_TYPE!r}"
+            f"{folder} holds model_type {config.get('model_type')!r}, not {model_type!r}"
         )
     try:
         cfg = ModelConfig.from_dict(config.get("model", {}))
     except (TypeError, ValueError, AssertionError) as err:
         raise CheckpointError(f"{folder / 'config.json'}: bad model config: {err}") from None
+    if cfg.causal != (model_type == AR_MODEL_TYPE):
+        raise CheckpointError(f"{folder}: a {model_type} model cannot have causal={cfg.causal}")
     if not (folder / "tokenizer.json").is_file():
         raise CheckpointError(f"model folder {folder} has no tokenizer.json")
     try:

@@ -69,7 +69,7 @@ def iter_python_files(roots: Iterable[str | os.PathLike[str]]) -> Iterator[Path]
             if any(m in dirpath.lower() for m in _RESERVED_MARKERS):
                 continue
             for name in sorted(filenames):
-                if name.endswith(".py"):
+                if name.endswith(".py") and not any(m in name.lower() for m in _RESERVED_MARKERS):
                     yield Path(dirpath) / name
 
 

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import tree_sitter
 
-from .data import _parser, read_corpus
+from .corpus import HELDOUT, Corpus, is_corpus
+from .data import SourceFile, _parser, read_corpus
 from .infiller import Infiller
 
 KINDS = ("single_line", "multi_line", "random_span")
@@ -67,12 +68,25 @@ def read_tasks(path: str | Path) -> list[Task]:
     return tasks
 
 
+def write_tasks(tasks: list[Task], path: str | Path) -> None:
+    """Save tasks as JSONL in the format `read_tasks` reads."""
+    with open(path, "w", encoding="utf-8") as f:
+        for t in tasks:
+            row = {k: v for k, v in asdict(t).items() if v is not None}
+            f.write(json.dumps(row) + "\n")
+
+
 def corpus_tasks(
     roots: Iterable[str | os.PathLike[str]], per_kind: int = 100, seed: int = 0
 ) -> list[Task]:
     """Single-line, multi-line and random-span tasks from the held-out files of `roots`,
     the same for the same seed and files."""
-    files = read_corpus(roots, "heldout")
+    roots = list(roots)
+    if len(roots) == 1 and is_corpus(roots[0]):
+        built = Corpus(roots[0])
+        files = [SourceFile(p, t) for p, t in built.texts(HELDOUT)]
+    else:
+        files = read_corpus(roots, "heldout")
     if not files:
         raise ValueError("no held-out Python files under the given folders")
     rng = random.Random(seed)
@@ -218,7 +232,7 @@ def evaluate(
         )
         for t, r in zip(chunk, outs):
             predicted = None
-            if length is None:
+            if length is None and getattr(infiller, "predicts_length", True):
                 predicted = int(infiller.length_distribution(t.prompt, t.suffix).argmax())
             expected = t.canonical_solution
             exact = r.text.rstrip() == expected.rstrip()

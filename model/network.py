@@ -36,6 +36,9 @@ class ModelConfig:
     # start, so context encodings do not depend on the canvas length. Also the number of
     # classes of the length head (span lengths 0 .. span_positions - 1).
     span_positions: int = 256
+    # True makes it a left-to-right language model: the same network with a causal mask,
+    # used as the autoregressive peer that diffusion decoding is measured against.
+    causal: bool = False
 
     def __post_init__(self) -> None:
         assert self.dim % self.n_heads == 0, "dim must split evenly into heads"
@@ -120,7 +123,10 @@ class Attention(nn.Module):
             pk, pv = past
             k = torch.cat((pk.to(k.dtype).expand(B, -1, -1, -1), k), dim=2)
             v = torch.cat((pv.to(v.dtype).expand(B, -1, -1, -1), v), dim=2)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, H, T, D)
+        # A causal model's prompt is one piece (no cache yet); later calls add one token at a
+        # time, which may see every key.
+        causal = self.cfg.causal and mask is None and past is None and T > 1
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
         return self.out(y.transpose(1, 2).reshape(B, T, C)), new_kv
 
 

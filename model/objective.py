@@ -14,6 +14,7 @@ the language itself.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -101,10 +102,11 @@ def span_example(
     return ex
 
 
-def plain_example(tok: CodeTokenizer, text: str, max_tokens: int) -> Example:
-    """Plain masked diffusion: the whole window is one canvas."""
+def plain_example(tok: CodeTokenizer, text: str | Sequence[int], max_tokens: int) -> Example:
+    """Plain masked diffusion: the whole window (text, or its token ids) is one canvas."""
+    ids = tok.encode(text) if isinstance(text, str) else text
     ex = Example()
-    for i, t in enumerate(tok.encode(text)[:max_tokens]):
+    for i, t in enumerate(ids[:max_tokens]):
         ex._add(t, i, 1, canvas=True)
     return ex
 
@@ -114,17 +116,29 @@ class Batch:
     inputs: torch.Tensor  # (B, T) noised tokens
     targets: torch.Tensor  # (B, T) clean tokens
     positions: torch.Tensor  # (B, T)
-    mask: torch.Tensor  # (B, 1, T, T) attention
+    # (B, T) attention groups (see `network.group_mask`); the (B, 1, T, T) mask is built
+    # where the batch is used, since it is T times larger than the groups.
+    groups: torch.Tensor
     noised: torch.Tensor  # (B, T) bool, positions replaced by <mask>
     weight: torch.Tensor  # (B, T) 1/t at noised positions, else 0
     n_canvas: int  # canvas positions in the batch (the loss normaliser)
     probe_index: torch.Tensor  # (P, 2) batch and time index of each <len> probe
     probe_length: torch.Tensor  # (P,)
 
+    def pin_memory(self) -> Batch:  # DataLoader(pin_memory=True) calls this
+        return Batch(
+            *(
+                getattr(self, f).pin_memory()
+                if isinstance(getattr(self, f), torch.Tensor)
+                else getattr(self, f)
+                for f in self.__dataclass_fields__
+            )
+        )
+
     def to(self, device: torch.device | str) -> Batch:
         return Batch(
             *(
-                getattr(self, f).to(device)
+                getattr(self, f).to(device, non_blocking=True)
                 if isinstance(getattr(self, f), torch.Tensor)
                 else getattr(self, f)
                 for f in self.__dataclass_fields__
@@ -165,7 +179,7 @@ def collate(examples: list[Example], tok: CodeTokenizer, generator: torch.Genera
         inputs=inputs,
         targets=tokens,
         positions=positions,
-        mask=group_mask(groups),
+        groups=groups,
         noised=noised,
         weight=weight,
         n_canvas=int(canvas.sum()),
@@ -176,7 +190,7 @@ def collate(examples: list[Example], tok: CodeTokenizer, generator: torch.Genera
 
 def diffusion_loss(model: DiffusionLM, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
     """1/t-weighted masked cross-entropy per canvas token, plus the length-head loss."""
-    h, _ = model.hidden(batch.inputs, batch.positions, batch.mask)  # (B, T, C)
+    h, _ = model.hidden(batch.inputs, batch.positions, group_mask(batch.groups))  # (B, T, C)
     sel = batch.noised
     logits = model.token_logits(h[sel])  # (N, V): only masked positions need the vocab
     ce = F.cross_entropy(logits.float(), batch.targets[sel], reduction="none")  # (N,)

@@ -85,6 +85,17 @@ class SamplerOptions:
         return cls(**kwargs)
 
 
+# Speed settings users choose by name (CLI --preset, server setting `diffill.preset`);
+# each is a set of SamplerOptions fields. Measured trade-offs are in the README.
+PRESETS: dict[str, dict] = {
+    # Commit only near-certain tokens; up to one step per token.
+    "quality": {"threshold": 0.98, "max_steps": 128},
+    "balanced": {"threshold": 0.9, "max_steps": 64},
+    # Commit anything fairly likely, and finish any span within 16 steps.
+    "fast": {"threshold": 0.7, "max_steps": 16},
+}
+
+
 @dataclass
 class Context:
     """Clean context tokens for N requests, padded to one length, and their cached K/V."""

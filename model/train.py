@@ -8,7 +8,9 @@ The output folder holds the latest checkpoint folder (`config.json`, weights,
 
 from __future__ import annotations
 
-import bisect
+import dataclasses
+import functools
+import hashlib
 import json
 import math
 import os
@@ -18,15 +20,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.distributed as dist
 
 from . import checkpoint
-from .data import SourceFile, read_corpus, sample_spans
+from .autoregressive import ARBatch, causal_loss, fim_example
+from .autoregressive import collate as ar_collate
+from .corpus import HELDOUT, TRAIN, Corpus, build, is_corpus
+from .data import SourceFile, sample_spans
 from .hardware import describe, fast_bf16, resolve_device
 from .network import DiffusionLM, config_for_size
-from .objective import Batch, Example, collate, diffusion_loss, plain_example, span_example
-from .tokenizer import CodeTokenizer, train_tokenizer
+from .objective import Batch, collate, diffusion_loss, plain_example, span_example
+from .tokenizer import CodeTokenizer
+
+OBJECTIVES = ("diffusion", "fim-ar")
 
 CHARS_PER_TOKEN = 3.4  # measured on Python source with the shipped tokenizer
 
@@ -49,6 +57,9 @@ class TrainOptions:
     save_minutes: float = 10.0
     tokenizer: str | None = None  # reuse this tokenizer.json instead of training one
     vocab_size: int = 8192
+    objective: str = "diffusion"  # or "fim-ar": the autoregressive peer
+    workers: int = 0  # DataLoader processes building batches (0: in the training process)
+    corpus_dir: str | None = None  # where the built corpus goes (default: OUT/corpus)
 
     def __post_init__(self) -> None:
         if (self.minutes is None) == (self.steps is None):
@@ -57,46 +68,89 @@ class TrainOptions:
             raise ValueError("give at least one --corpus folder")
         if self.batch_size < 1 or self.seq_tokens < 64:
             raise ValueError("batch size must be >= 1 and sequence length >= 64 tokens")
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {OBJECTIVES}, not {self.objective!r}")
+        if self.workers < 0:
+            raise ValueError("workers must be >= 0")
 
 
 class ExampleStream:
-    """Endless training examples from a list of files, deterministic for a seed."""
+    """Endless training examples from one split of a built corpus, deterministic for a seed.
+
+    Span examples cut the file's text and tokenize the pieces separately, as the infiller
+    does at a cursor, so token boundaries at a cut look as they will in use; plain windows
+    come straight from the packed tokens.
+    """
 
     def __init__(
         self,
-        files: list[SourceFile],
+        corpus: Corpus,
+        split: int,
         tok: CodeTokenizer,
         span_positions: int,
         seq_tokens: int,
         seed: int,
         plain_share: float = 0.2,
+        objective: str = "diffusion",
     ) -> None:
-        if not files:
-            raise ValueError("the corpus has no usable files")
-        self.files = files
+        self.index = corpus.split(split)
+        if not len(self.index):
+            raise ValueError("the corpus has no files in this split")
+        if objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {OBJECTIVES}, not {objective!r}")
+        self.corpus = corpus
         self.tok = tok
         self.span_positions = span_positions
         self.seq_tokens = seq_tokens
         self.plain_share = plain_share
+        self.objective = objective
         self.rng = random.Random(seed)
-        self.cum = []
-        total = 0
-        for f in files:
-            total += len(f.text)
-            self.cum.append(total)
+        rows = corpus.files[self.index]
+        self.cum = np.cumsum(rows[:, 1] - rows[:, 0])
 
-    def example(self) -> Example:
+    @functools.lru_cache(maxsize=256)  # noqa: B019 - one stream per process, bounded
+    def _text(self, i: int) -> str:
+        return self.corpus.file_text(i)
+
+    def _pick(self) -> int:
+        at = self.rng.randrange(int(self.cum[-1]))
+        return int(self.index[np.searchsorted(self.cum, at, side="right")])
+
+    def example(self):
         rng = self.rng
-        f = self.files[bisect.bisect_right(self.cum, rng.randrange(self.cum[-1]))]
-        text = f.text
+        i = self._pick()
+        if rng.random() < self.plain_share:
+            toks = self.corpus.file_tokens(i)
+            start = rng.randrange(max(1, len(toks) - self.seq_tokens // 2))
+            ids = toks[start : start + self.seq_tokens].tolist()
+            if self.objective == "fim-ar":
+                return ids
+            return plain_example(self.tok, ids, self.seq_tokens)
+        text = self._text(i)
         width = int(self.seq_tokens * CHARS_PER_TOKEN)
         start = rng.randrange(max(1, len(text) - width // 2))
         start = text.rfind("\n", 0, start) + 1 if start else 0
         end = min(len(text), start + width)
-        if rng.random() < self.plain_share:
-            return plain_example(self.tok, text[start:end], self.seq_tokens)
-        spans = sample_spans(f, start, end, rng, rng.randint(1, 6))
-        spans = [(a - start, b - start) for a, b in spans]
+        # Syntax units come from parsing the window alone: files are drawn by size, and
+        # parsing (and walking) whole large files cost 30 times more than the rest of an
+        # example. A window may open inside a block; tree-sitter recovers, and units
+        # inside an error are never offered.
+        window = SourceFile(self.corpus.paths[i], text[start:end])
+        spans = sample_spans(window, 0, len(window.text), rng, rng.randint(1, 6))
+        if self.objective == "fim-ar":
+            # One gap per sequence (PSM has one middle): the first span the diffusion
+            # stream would have cut from the same window.
+            seq = None
+            if spans:
+                seq = fim_example(
+                    self.tok,
+                    text[start:end],
+                    spans[0],
+                    start == 0,
+                    end == len(text),
+                    self.seq_tokens + 96,
+                )
+            return seq or self.tok.encode(text[start:end])[: self.seq_tokens]
         return span_example(
             self.tok,
             text[start:end],
@@ -108,8 +162,29 @@ class ExampleStream:
             max_tokens=self.seq_tokens + 96,
         )
 
-    def batch(self, size: int, generator: torch.Generator) -> Batch:
-        return collate([self.example() for _ in range(size)], self.tok, generator)
+    def batch(self, size: int, generator: torch.Generator) -> Batch | ARBatch:
+        examples = [self.example() for _ in range(size)]
+        if self.objective == "fim-ar":
+            return ar_collate([e for e in examples if len(e) > 1] or [[0, 0]], self.tok)
+        return collate(examples, self.tok, generator)
+
+
+class _Batches(torch.utils.data.IterableDataset):
+    """Endless batches; each DataLoader worker runs its own stream with its own seed."""
+
+    def __init__(self, stream_args: dict, batch_size: int, seed: int) -> None:
+        super().__init__()
+        self.stream_args = stream_args
+        self.batch_size = batch_size
+        self.seed = seed
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        worker = info.id if info is not None else 0
+        stream = ExampleStream(**self.stream_args, seed=self.seed * 1000 + worker)
+        gen = torch.Generator().manual_seed(self.seed * 7919 + worker)
+        while True:
+            yield stream.batch(self.batch_size, gen)
 
 
 class _Objective(torch.nn.Module):
@@ -119,7 +194,9 @@ class _Objective(torch.nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, batch: Batch):
+    def forward(self, batch: Batch | ARBatch):
+        if isinstance(batch, ARBatch):
+            return causal_loss(self.model, batch)
         return diffusion_loss(self.model, batch)
 
 
@@ -132,12 +209,13 @@ def lr_at(step: int, total: int, opts: TrainOptions) -> float:
 
 
 @torch.no_grad()
-def heldout_loss(model: DiffusionLM, batches: list[Batch], device, autocast) -> dict[str, float]:
+def heldout_loss(model: DiffusionLM, batches: list, device, autocast) -> dict[str, float]:
     model.eval()
     sums: dict[str, float] = {}
+    objective = _Objective(model)
     for b in batches:
         with autocast():
-            _, stats = diffusion_loss(model, b.to(device))
+            _, stats = objective(b.to(device))
         for k, v in stats.items():
             sums[k] = sums.get(k, 0.0) + v
     model.train()
@@ -154,7 +232,7 @@ def _make_optimizer(model: DiffusionLM, opts: TrainOptions) -> torch.optim.Optim
         ],
         lr=opts.lr,
         betas=(0.9, 0.95),
-        fused=False,
+        fused=next(model.parameters()).is_cuda,
     )
 
 
@@ -179,31 +257,28 @@ def train(opts: TrainOptions, log: Callable[[str], None] = print) -> Path:
     state_path = out / "train_state.pt"
     model_dir = out / "model"
 
-    t0 = time.time()
-    files = read_corpus(opts.corpus, "train")
-    held = read_corpus(opts.corpus, "heldout")
-    if not files:
-        raise ValueError(f"no Python files found under {list(opts.corpus)}")
-    if not held:  # a tiny corpus: hold out its last file rather than none
-        held = files[-1:]
-    chars = sum(len(f.text) for f in files)
-    if rank == 0:
-        log(
-            f"corpus: {len(files)} train files ({chars / 1e6:.1f}M chars), "
-            f"{len(held)} held-out files, read in {time.time() - t0:.0f}s"
-        )
-
-    if (model_dir / "tokenizer.json").is_file():
+    tok = None
+    if (model_dir / "tokenizer.json").is_file():  # resuming: the run's own tokenizer
         tok = CodeTokenizer.from_file(model_dir / "tokenizer.json")
     elif opts.tokenizer:
         tok = CodeTokenizer.from_file(opts.tokenizer)
-    else:
-        tok = train_tokenizer((f.text for f in files), opts.vocab_size)
-        if rank == 0:
-            log(f"trained a {tok.vocab_size}-token BPE tokenizer")
+    corpus = _open_corpus(opts, out, tok, rank, distributed, log)
+    tok = tok or corpus.tokenizer
+    if corpus.manifest["tokenizer_sha1"] != hashlib.sha1(tok.to_json().encode()).hexdigest():
+        raise ValueError(f"the corpus in {corpus.folder} was tokenized with another tokenizer")
+    heldout_split = HELDOUT if len(corpus.split(HELDOUT)) else TRAIN  # a tiny corpus
+    corpus_stats = corpus.manifest["stats"]
+    if rank == 0:
+        log(
+            f"corpus: {corpus_stats['train_files']} train files "
+            f"({corpus_stats['train_tokens'] / 1e6:.1f}M tokens), "
+            f"{corpus_stats['heldout_files']} held out"
+        )
 
     torch.manual_seed(opts.seed)
     cfg = config_for_size(opts.size, tok.vocab_size)
+    if opts.objective == "fim-ar":
+        cfg = dataclasses.replace(cfg, causal=True)
     model = DiffusionLM(cfg).to(device)
     optimizer = _make_optimizer(model, opts)
     step, tokens_seen, total_steps, elapsed_before = 0, 0, opts.steps, 0.0
@@ -235,16 +310,24 @@ def train(opts: TrainOptions, log: Callable[[str], None] = print) -> Path:
     def autocast():
         return torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16)
 
-    stream = ExampleStream(
-        files,
-        tok,
-        cfg.span_positions,
-        opts.seq_tokens,
-        opts.seed * 1000 + rank + step,
-        opts.plain_share,
+    stream_args = dict(
+        corpus=corpus,
+        split=TRAIN,
+        tok=tok,
+        span_positions=cfg.span_positions,
+        seq_tokens=opts.seq_tokens,
+        plain_share=opts.plain_share,
+        objective=opts.objective,
     )
-    gen = torch.Generator().manual_seed(opts.seed * 7919 + rank + step)
-    held_stream = ExampleStream(held, tok, cfg.span_positions, opts.seq_tokens, 12345)
+    # Resuming reseeds from the step so a resumed run does not replay its examples.
+    batches = torch.utils.data.DataLoader(
+        _Batches(stream_args, opts.batch_size, opts.seed * 100_003 + rank * 1009 + step),
+        batch_size=None,
+        num_workers=opts.workers,
+        pin_memory=device.type == "cuda",
+        prefetch_factor=4 if opts.workers else None,
+    )
+    held_stream = ExampleStream(**{**stream_args, "split": heldout_split}, seed=12345)
     held_gen = torch.Generator().manual_seed(12345)
     held_batches = [held_stream.batch(opts.batch_size, held_gen) for _ in range(16)]
 
@@ -260,7 +343,9 @@ def train(opts: TrainOptions, log: Callable[[str], None] = print) -> Path:
             "train_seconds": round(elapsed_before + time.time() - t_start, 1),
             "heldout": {k: round(v, 4) for k, v in hl.items()},
             "device": describe(device),
-            "corpus_files": len(files),
+            "objective": opts.objective,
+            "corpus_files": corpus_stats["train_files"],
+            "corpus_tokens": corpus_stats["train_tokens"],
         }
         checkpoint.save(model_dir, model, tok, info=info)
         torch.save(
@@ -285,12 +370,13 @@ def train(opts: TrainOptions, log: Callable[[str], None] = print) -> Path:
     last_save = time.time()
     window_tokens, window_t = 0, time.time()
     deadline = None if opts.minutes is None else t_start + opts.minutes * 60 - elapsed_before
+    batch_iter = iter(batches)
     while True:
         if total_steps is not None and step >= total_steps:
             break
         if deadline is not None and time.time() >= deadline:
             break
-        batch = stream.batch(opts.batch_size, gen).to(device)
+        batch = next(batch_iter).to(device)
         horizon = total_steps or _estimate_total(step, first_step, t_start, deadline)
         for g in optimizer.param_groups:
             g["lr"] = lr_at(step, horizon, opts)
@@ -301,7 +387,7 @@ def train(opts: TrainOptions, log: Callable[[str], None] = print) -> Path:
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         step += 1
-        n_tok = batch.inputs.numel()
+        n_tok = batch.inputs.numel()  # padding included: it is computed on
         tokens_seen += n_tok * (dist.get_world_size() if distributed else 1)
         window_tokens += n_tok
         if step % 25 == 0 and rank == 0:
@@ -339,3 +425,22 @@ def _estimate_total(step: int, first_step: int, t_start: float, deadline: float)
     if done < 10 or spent <= 0:
         return 10**9
     return int(step + max(0.0, deadline - time.time()) * done / spent)
+
+
+def _open_corpus(opts, out: Path, tok, rank: int, distributed: bool, log) -> Corpus:
+    """The built corpus to train on: `--corpus` itself when it is one, else built from the
+    source trees into `corpus_dir` (or OUT/corpus) once and reused by later runs."""
+    if len(opts.corpus) == 1 and is_corpus(opts.corpus[0]):
+        return Corpus(opts.corpus[0])
+    folder = Path(opts.corpus_dir) if opts.corpus_dir else out / "corpus"
+    if is_corpus(folder):
+        corpus = Corpus(folder)
+        roots = [str(Path(r).resolve()) for r in opts.corpus]
+        if corpus.manifest["roots"] != roots:
+            raise ValueError(f"{folder} was built from other folders; pass another --out")
+        return corpus
+    if rank == 0:
+        build(opts.corpus, folder, tok, opts.vocab_size, log=log)
+    if distributed:
+        dist.barrier()
+    return Corpus(folder)

@@ -94,6 +94,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             lr=args.lr,
             seed=args.seed,
             tokenizer=args.tokenizer,
+            objective=args.objective,
+            workers=args.workers,
+            corpus_dir=args.corpus_dir,
+            save_minutes=args.save_minutes,
         )
     except ValueError as err:
         print(f"diffill train: {err}", file=sys.stderr)
@@ -145,6 +149,25 @@ def _load_model(args: argparse.Namespace):
         return None
 
 
+def _load_eval_model(args: argparse.Namespace):
+    """The diffusion model, or the autoregressive peer when the folder holds one."""
+    from diffill.model import CheckpointError, autoregressive, checkpoint
+
+    if args.model is not None:
+        try:
+            config = checkpoint.read_config(Path(args.model))
+        except CheckpointError as err:
+            print(f"diffill: cannot load the model: {err}", file=sys.stderr)
+            return None
+        if config.get("model_type") == checkpoint.AR_MODEL_TYPE:
+            try:
+                return autoregressive.load(args.model, device=args.device)
+            except (CheckpointError, ValueError) as err:
+                print(f"diffill: cannot load the model: {err}", file=sys.stderr)
+                return None
+    return _load_model(args)
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from diffill.model import evaluation
 
@@ -156,7 +179,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as err:
         print(f"diffill eval: {err}", file=sys.stderr)
         return EXIT_FAILED
-    infiller = _load_model(args)
+    if args.write_tasks:
+        evaluation.write_tasks(tasks, args.write_tasks)
+    infiller = _load_eval_model(args)
     if infiller is None:
         return EXIT_FAILED
     sampler = _edit_options(args).sampler
@@ -165,6 +190,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     )
     meta = {
         "model": str(infiller.folder),
+        "model_type": getattr(infiller, "model_type", "diffill-mdlm"),
         "parameters": infiller.num_parameters,
         "model_bytes": sum(p.stat().st_size for p in infiller.folder.glob("*"))
         if infiller.folder
@@ -475,7 +501,7 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         required=True,
         metavar="DIR",
-        help="folders of Python source to train on",
+        help="folders of Python source to train on, or one corpus folder built before",
     )
     tr.add_argument("--out", required=True, help="run folder (resumed when it exists)")
     tr.add_argument("--size", default="small", choices=["tiny", "small", "base"])
@@ -488,6 +514,23 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--lr", type=float, default=1.5e-3)
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--tokenizer", help="reuse this tokenizer.json instead of training one")
+    tr.add_argument(
+        "--objective",
+        default="diffusion",
+        choices=["diffusion", "fim-ar"],
+        help="diffusion (diffill's model) or fim-ar (the autoregressive peer it is measured "
+        "against)",
+    )
+    tr.add_argument(
+        "--workers", type=int, default=0, help="processes building batches (default 0: none)"
+    )
+    tr.add_argument(
+        "--save-minutes", type=float, default=10.0, help="checkpoint interval (default 10)"
+    )
+    tr.add_argument(
+        "--corpus-dir",
+        help="where the built corpus goes (default OUT/corpus); --corpus may name a built one",
+    )
     tr.set_defaults(func=cmd_train)
 
     fill = sub.add_parser(
@@ -564,12 +607,15 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         metavar="DIR",
         help="build single-line, multi-line and random-span tasks from the "
-        "held-out files under DIR",
+        "held-out files under DIR (source trees, or one built corpus folder)",
     )
     ev.add_argument("--n", type=int, default=100, help="tasks per set with --corpus")
     ev.add_argument("--length", type=int, help="fixed canvas length instead of predicted")
     ev.add_argument("--batch-size", type=int, default=8)
     ev.add_argument("--json", metavar="OUT", help="write figures and per-task results here")
+    ev.add_argument(
+        "--write-tasks", metavar="FILE.jsonl", help="also save the tasks (to rerun them exactly)"
+    )
     _add_model_options(ev)
     ev.set_defaults(func=cmd_eval)
 

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# The accelerator run behind the shipped default model, as one command of at most nine
+# minutes on one GPU (the lent H100/H200 machine, which reaches no network):
+#
+#   1. build the corpus from that machine's own Python: its standard library and the
+#      installed packages of its environment (deduplicated, filtered, held-out split);
+#   2. train the diffusion model and its autoregressive peer (same size, same data, FIM)
+#      side by side on the one GPU, for the same time;
+#   3. evaluate the peer on held-out tasks built there (its weights are too large to bring
+#      back beside the diffusion model's), and measure decoding speed on the GPU;
+#   4. leave in $OUT what comes back: the diffusion model's bf16 shards and config, and one
+#      archive of logs, tasks and figures.
+#
+# Run from the repository root. Knobs (environment): BUDGET_S (whole run, default 540),
+# SIZE (base), BATCH (96), WORKERS (per trainer, 6), DEVICE (cuda), ROOTS (source trees;
+# default the stdlib and site-packages), EVAL_N (tasks per kind, 100), OUT.
+set -uo pipefail
+T0=$(date +%s)
+BUDGET_S=${BUDGET_S:-540}
+SIZE=${SIZE:-base}
+BATCH=${BATCH:-96}
+WORKERS=${WORKERS:-6}
+DEVICE=${DEVICE:-cuda}
+EVAL_N=${EVAL_N:-100}
+OUT=${OUT:-/tmp/diffill-out}
+W=${WORK:-/tmp/diffill-run}
+rm -rf "$W" && mkdir -p "$W" "$OUT"
+export PYTHONUNBUFFERED=1
+log() { echo "[$(($(date +%s) - T0))s] $*" | tee -a "$W/run.log"; }
+
+# Packages the machine lacks travel as wheels in .whl; diffill itself is put on the path
+# as its namespace (model/ is diffill.model, server/ is diffill.server), no install.
+if compgen -G ".whl/*.whl" >/dev/null; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+        --target "$W/site" .whl/*.whl || exit 1
+fi
+mkdir -p "$W/pkg/diffill"
+ln -s "$PWD/model" "$W/pkg/diffill/model"
+ln -s "$PWD/server" "$W/pkg/diffill/server"
+export PYTHONPATH="$W/pkg:$W/site${PYTHONPATH:+:$PYTHONPATH}"
+diffill() { python3 -m diffill.server.cli "$@"; }
+
+if [ -z "${ROOTS:-}" ]; then
+    ROOTS="$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')"
+    ROOTS="$ROOTS $(python3 -c 'import site; print(" ".join(site.getsitepackages()))')"
+fi
+log "python: $(python3 --version), torch $(python3 -c 'import torch; print(torch.__version__)')"
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null | tee -a "$W/run.log"
+log "roots: $ROOTS"
+
+# 1. The corpus, once, for both models. The shipped tokenizer is kept: both models share it.
+python3 - "$W/corpus" $ROOTS <<'EOF' 2>&1 | tee -a "$W/run.log" || exit 1
+import sys
+from diffill.model import corpus
+from diffill.model.tokenizer import CodeTokenizer
+tok = CodeTokenizer.from_file("model/weights/default/tokenizer.json")
+corpus.build(sys.argv[2:], sys.argv[1], tok)
+EOF
+log "corpus built"
+
+# 2. Both trainings end together, leaving time for evaluation and copying.
+TRAIN_END=$((T0 + BUDGET_S - 150))
+MINUTES=$(python3 -c "print(max(0.2, ($TRAIN_END - $(date +%s) - 25) / 60))")
+log "training both models for $MINUTES minutes"
+for OBJ in diffusion fim-ar; do
+    timeout $((TRAIN_END - $(date +%s) + 60)) python3 -m diffill.server.cli train \
+        --corpus "$W/corpus" --out "$W/$OBJ" --objective "$OBJ" --size "$SIZE" \
+        --minutes "$MINUTES" --batch-size "$BATCH" --workers "$WORKERS" --device "$DEVICE" \
+        --save-minutes 2 >"$W/train-$OBJ.log" 2>&1 &
+done
+wait
+log "training done"
+tail -n 3 "$W/train-diffusion.log" "$W/train-fim-ar.log" | tee -a "$W/run.log"
+
+# 4 (first, so a late failure loses nothing): the diffusion model's weights.
+cp "$W"/diffusion/model/{config.json,*.safetensors*} "$OUT"/ 2>/dev/null
+cp "$W/diffusion/train_log.jsonl" "$W/train_log_diffusion.jsonl" 2>/dev/null
+cp "$W/fim-ar/train_log.jsonl" "$W/train_log_fim_ar.jsonl" 2>/dev/null
+cp "$W/corpus/manifest.json" "$W/corpus_manifest.json"
+
+bundle() {
+    tar -czf "$OUT/run.tar.gz" -C "$W" --ignore-failed-read run.log train-diffusion.log \
+        train-fim-ar.log train_log_diffusion.jsonl train_log_fim_ar.jsonl corpus_manifest.json \
+        tasks.jsonl ar_eval.json decode_speed_cuda.json 2>/dev/null
+}
+bundle
+
+# 3. The peer on held-out tasks of this machine's corpus; then speed on the GPU.
+left() { echo $((T0 + BUDGET_S - $(date +%s))); }
+timeout $(($(left) / 2)) python3 -m diffill.server.cli eval --corpus "$W/corpus" --n "$EVAL_N" \
+    --model "$W/fim-ar/model" --device "$DEVICE" --write-tasks "$W/tasks.jsonl" \
+    --json "$W/ar_eval.json" 2>&1 | tail -n 12 | tee -a "$W/run.log"
+log "peer evaluated"
+bundle
+timeout $(($(left) - 10)) python3 -m bench.decode_speed --model "$W/diffusion/model" \
+    --ar-model "$W/fim-ar/model" --tasks "$W/tasks.jsonl" --n "$EVAL_N" --device "$DEVICE" \
+    --repeats 5 --out "$W/decode_speed_cuda.json" 2>&1 | tee -a "$W/run.log"
+log "done"
+bundle
+ls -la "$OUT"
