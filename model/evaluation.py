@@ -301,3 +301,39 @@ def summarize(results: list[TaskResult]) -> dict[str, dict]:
 
 def report(results: list[TaskResult], meta: dict) -> dict:
     return {**meta, "summary": summarize(results), "results": [asdict(r) for r in results]}
+
+
+def length_head_report(
+    predicted: list[TaskResult], fixed: list[TaskResult], fixed_length: int
+) -> dict:
+    """The length head on its own: how often it names the true span length (exactly, and
+    within 2 tokens), and the exact match (and pass rate, where tests exist) it buys over
+    decoding the same tasks on a fixed canvas, in which unused slots become padding."""
+    by_kind: dict[str, list[tuple[TaskResult, TaskResult]]] = {}
+    for p, f in zip(predicted, fixed):
+        by_kind.setdefault(p.kind, []).append((p, f))
+    if len(by_kind) > 1:
+        by_kind["all"] = list(zip(predicted, fixed))
+    sets = {}
+    for kind, pairs in by_kind.items():
+        n = len(pairs)
+        with_len = [p for p, _ in pairs if p.predicted_length is not None]
+        tested = [(p, f) for p, f in pairs if p.passed is not None]
+        row = {
+            "tasks": n,
+            "within_0": _share(with_len, lambda p: p.predicted_length == p.true_tokens),
+            "within_2": _share(with_len, lambda p: abs(p.predicted_length - p.true_tokens) <= 2),
+            "exact_predicted": round(sum(p.exact for p, _ in pairs) / n, 4),
+            "exact_fixed": round(sum(f.exact for _, f in pairs) / n, 4),
+        }
+        row["gain"] = round(row["exact_predicted"] - row["exact_fixed"], 4)
+        if tested:
+            row["pass_predicted"] = round(sum(bool(p.passed) for p, _ in tested) / len(tested), 4)
+            row["pass_fixed"] = round(sum(bool(f.passed) for _, f in tested) / len(tested), 4)
+            row["pass_gain"] = round(row["pass_predicted"] - row["pass_fixed"], 4)
+        sets[kind] = row
+    return {"fixed_length": fixed_length, "sets": sets}
+
+
+def _share(items: list, test) -> float | None:
+    return round(sum(1 for x in items if test(x)) / len(items), 4) if items else None

@@ -211,10 +211,10 @@ class Infiller:
         h = canvas_hidden(self.model, rows, probe, pos, torch.ones_like(probe, dtype=torch.bool))
         return torch.softmax(self.model.length_logits(h[:, 0]).float(), -1).cpu()  # (N, S)
 
-    def _candidate_lengths(self, probs: torch.Tensor) -> list[int]:
+    def _candidate_lengths(self, probs: torch.Tensor, count: int = 3) -> list[int]:
         cdf = probs.cumsum(0)
         out: list[int] = []
-        for q in LENGTH_QUANTILES:
+        for q in LENGTH_QUANTILES[:count]:
             n = int(torch.searchsorted(cdf, torch.tensor(q)).clamp(1, self.max_span_tokens))
             if n not in out:
                 out.append(n)
@@ -246,7 +246,7 @@ class Infiller:
         row_req: list[int] = []
         row_tokens: list[list[int]] = []
         for i, r in enumerate(requests):
-            for canvas in self._canvases(i, r, probs, options.seed):
+            for canvas in self._canvases(i, r, probs, options):
                 row_req.append(i)
                 row_tokens.append(canvas)
         L = max(len(c) for c in row_tokens)
@@ -311,8 +311,9 @@ class Infiller:
         return results
 
     def _canvases(
-        self, i: int, r: InfillRequest, probs: torch.Tensor | None, seed: int
+        self, i: int, r: InfillRequest, probs: torch.Tensor | None, options: SamplerOptions
     ) -> list[list[int]]:
+        seed = options.seed
         t = self.tokenizer
         mask = t.mask_id
         if r.middle is not None and r.remask is not None:
@@ -334,7 +335,7 @@ class Infiller:
         if r.length is not None:
             return [[mask] * r.length]
         assert probs is not None
-        return [[mask] * n for n in self._candidate_lengths(probs[i])]
+        return [[mask] * n for n in self._candidate_lengths(probs[i], options.length_candidates)]
 
     @staticmethod
     def _needs_length(r: InfillRequest) -> bool:

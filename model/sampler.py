@@ -48,6 +48,9 @@ class SamplerOptions:
     remask: in [0, 1); committed tokens whose probability falls below it are masked
         again (never more than the step commits, so the mask count still falls).
     seed: seeds sampling and every random choice; same inputs and seed, same output.
+    length_candidates: when the model picks a span's length, how many lengths are decoded
+        side by side (the median of the length head's distribution, then its 80% and 95%
+        quantiles); the best-scoring canvas wins.
     """
 
     steps: int | None = None
@@ -58,8 +61,11 @@ class SamplerOptions:
     top_p: float = 1.0
     remask: float = 0.0
     seed: int = 0
+    length_candidates: int = 3
 
     def __post_init__(self) -> None:
+        if self.length_candidates not in (1, 2, 3):
+            raise ValueError(f"length_candidates must be 1, 2 or 3, not {self.length_candidates!r}")
         if self.steps is not None and (not isinstance(self.steps, int) or self.steps < 1):
             raise ValueError(f"steps must be a positive integer or None, not {self.steps!r}")
         if not isinstance(self.max_steps, int) or self.max_steps < 1:
@@ -88,11 +94,11 @@ class SamplerOptions:
 # Speed settings users choose by name (CLI --preset, server setting `diffill.preset`);
 # each is a set of SamplerOptions fields. Measured trade-offs are in the README.
 PRESETS: dict[str, dict] = {
-    # Commit only near-certain tokens; up to one step per token.
-    "quality": {"threshold": 0.98, "max_steps": 128},
-    "balanced": {"threshold": 0.9, "max_steps": 64},
-    # Commit anything fairly likely, and finish any span within 16 steps.
-    "fast": {"threshold": 0.7, "max_steps": 16},
+    # Commit only near-certain tokens, up to one step per token; three lengths tried.
+    "quality": {"threshold": 0.98, "max_steps": 256, "length_candidates": 3},
+    "balanced": {"threshold": 0.9, "max_steps": 32, "length_candidates": 2},
+    # Commit anything fairly likely, finish any span within 12 steps, one length.
+    "fast": {"threshold": 0.7, "max_steps": 12, "length_candidates": 1},
 }
 
 
@@ -117,21 +123,23 @@ class Context:
 
     def rows(self, index: torch.Tensor) -> Context:
         """The context of each canvas row (`index` (R,) into the N requests)."""
-        if self.tokens.shape[0] == 1:  # one request: broadcast views, no copies
-            n = len(index)
-            kv = (
-                None
-                if self.kv is None
-                else [(k.expand(n, -1, -1, -1), v.expand(n, -1, -1, -1)) for k, v in self.kv]
-            )
-            return Context(
-                self.tokens.expand(n, -1),
-                self.positions.expand(n, -1),
-                self.valid.expand(n, -1),
-                kv,
-            )
+        if self.tokens.shape[0] == 1 or self.tokens.stride(0) == 0:
+            # One request (or rows of one): broadcast views, no copies.
+            base = Context(self.tokens[:1], self.positions[:1], self.valid[:1])
+            base.kv = None if self.kv is None else [(k[:1], v[:1]) for k, v in self.kv]
+            return base._expand(len(index))
         kv = None if self.kv is None else [(k[index], v[index]) for k, v in self.kv]
         return Context(self.tokens[index], self.positions[index], self.valid[index], kv)
+
+    def _expand(self, n: int) -> Context:
+        kv = (
+            None
+            if self.kv is None
+            else [(k.expand(n, -1, -1, -1), v.expand(n, -1, -1, -1)) for k, v in self.kv]
+        )
+        return Context(
+            self.tokens.expand(n, -1), self.positions.expand(n, -1), self.valid.expand(n, -1), kv
+        )
 
 
 @torch.no_grad()
@@ -258,18 +266,40 @@ def denoise(
     gen = torch.Generator(device="cpu").manual_seed(options.seed)
     step = 0
     total_budget = options.steps
+    active = torch.arange(R, device=device)
+    row_context = context
     while bool(masked.any()):
         if cancel is not None and cancel.is_set():
             raise Cancelled()
         step += 1
-        h = canvas_hidden(model, context, tokens, positions, valid, use_cache)
-        logits = model.token_logits(h)  # (R, L, V)
+        # Finished rows (other length candidates, other requests) drop out of the batch.
+        still = masked[active].any(1)
+        if not bool(still.all()):
+            active = active[still]
+            row_context = context.rows(active)
+        h = canvas_hidden(
+            model, row_context, tokens[active], positions[active], valid[active], use_cache
+        )
+        m_act = masked[active]
+        logits_act = None
+        if options.remask > 0:  # needs the probability of committed tokens too
+            logits_act = model.token_logits(h)  # (A, L, V)
+            logits = logits_act[m_act]
+        else:
+            # Only masked positions need the vocabulary projection.
+            logits = model.token_logits(h[m_act])  # (N, V)
         if forbidden_ids:
             logits[..., list(forbidden_ids)] = float("-inf")
-        x0, conf, rank = _propose(logits.cpu() if device.type != "cpu" else logits, options, gen)
-        x0, conf, rank = x0.to(device), conf.to(device), rank.to(device)
+        x0n, confn, rankn = _propose(logits.cpu() if device.type != "cpu" else logits, options, gen)
+        # Rows are in order and every masked position lies in an active row, so the masked
+        # positions of the whole canvas line up with the proposals.
+        x0 = tokens.clone()
+        x0[masked] = x0n.to(device)
+        conf = torch.zeros(R, L, device=device)
+        conf[masked] = confn.to(device)
+        rank = torch.full((R, L), float("-inf"), device=device)
+        rank[masked] = rankn.to(device)
         n_masked = masked.sum(1)  # (R,)
-        rank = torch.where(masked, rank, float("-inf"))
         if total_budget is not None:
             steps_left = max(1, total_budget - step + 1)
             n_commit = torch.ceil(n_masked / steps_left).long()
@@ -288,7 +318,10 @@ def denoise(
         if options.remask > 0:
             # Self-correction: committed tokens the model now doubts go back under a mask,
             # at most n_commit - 1 per row so the mask count still falls every step.
-            probs_now = torch.softmax(logits.float(), -1).gather(-1, tokens[..., None])[..., 0]
+            probs_now = torch.ones(R, L, device=device)
+            probs_now[active] = torch.softmax(logits_act.float(), -1).gather(
+                -1, tokens[active][..., None]
+            )[..., 0]
             doubt = generated & ~masked & (probs_now < options.remask)
             doubt_rank = torch.where(doubt, -probs_now, float("-inf"))
             n_remask = torch.minimum(doubt.sum(1), n_commit - 1)

@@ -115,6 +115,12 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model")
     g.add_argument("--model", default=None, help="model folder (default: the shipped one)")
     g.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
+    g.add_argument(
+        "--preset",
+        default="balanced",
+        choices=["quality", "balanced", "fast"],
+        help="speed against care (default balanced); --steps/--threshold override it",
+    )
     g.add_argument("--steps", type=int, help="fixed number of denoising steps")
     g.add_argument("--threshold", type=float, help="commit tokens above this confidence")
     g.add_argument("--temperature", type=float, help="0 is greedy (default)")
@@ -128,15 +134,25 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _sampler_options(args: argparse.Namespace) -> dict:
+    """The preset's sampler settings with the explicit options over them."""
+    from diffill.model.sampler import PRESETS
+
+    sampler = dict(PRESETS[args.preset])
+    sampler.update(
+        (k, getattr(args, k))
+        for k in ("steps", "threshold", "temperature", "seed")
+        if getattr(args, k) is not None
+    )
+    return sampler
+
+
 def _edit_options(args: argparse.Namespace, snap: bool = True):
     from diffill.server.engine import EditOptions
 
-    sampler = {
-        k: getattr(args, k)
-        for k in ("steps", "threshold", "temperature", "seed")
-        if getattr(args, k) is not None
-    }
-    return EditOptions(max_context_tokens=args.max_context, snap=snap, sampler=sampler)
+    return EditOptions(
+        max_context_tokens=args.max_context, snap=snap, sampler=_sampler_options(args)
+    )
 
 
 def _load_model(args: argparse.Namespace):
@@ -184,10 +200,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
     infiller = _load_eval_model(args)
     if infiller is None:
         return EXIT_FAILED
-    sampler = _edit_options(args).sampler
+    sampler = _sampler_options(args)
+    if hasattr(infiller, "max_context_tokens"):
+        infiller.max_context_tokens = args.max_context
     results = evaluation.evaluate(
         infiller, tasks, batch_size=args.batch_size, length=args.length, **sampler
     )
+    fixed = None
+    if args.fixed_length:
+        fixed = evaluation.evaluate(
+            infiller, tasks, batch_size=args.batch_size, length=args.fixed_length, **sampler
+        )
     meta = {
         "model": str(infiller.folder),
         "model_type": getattr(infiller, "model_type", "diffill-mdlm"),
@@ -199,12 +222,32 @@ def cmd_eval(args: argparse.Namespace) -> int:
         "length": args.length,
         "source": args.tasks or list(args.corpus),
         "seed": args.seed or 0,
+        "max_context_tokens": args.max_context,
     }
     rep = evaluation.report(results, meta)
+    if fixed is not None:
+        rep["length_head"] = evaluation.length_head_report(results, fixed, args.fixed_length)
     if args.json:
         Path(args.json).write_text(json.dumps(rep, indent=1) + "\n")
     _print_eval_table(rep["summary"])
+    if fixed is not None:
+        _print_length_table(rep["length_head"])
     return EXIT_OK
+
+
+def _print_length_table(report: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    n = report["fixed_length"]
+    table = Table(title=f"length head: predicted length against a fixed {n}-token canvas")
+    cols = ["tasks", "within_0", "within_2", "exact_predicted", "exact_fixed", "gain"]
+    table.add_column("set")
+    for c in cols:
+        table.add_column(c.replace("_", " "), justify="right")
+    for kind, row in report["sets"].items():
+        table.add_row(kind, *(str(row[c]) for c in cols))
+    Console().print(table)
 
 
 def _print_eval_table(summary: dict) -> None:
@@ -611,6 +654,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--n", type=int, default=100, help="tasks per set with --corpus")
     ev.add_argument("--length", type=int, help="fixed canvas length instead of predicted")
+    ev.add_argument(
+        "--fixed-length",
+        type=int,
+        metavar="N",
+        help="also decode every task on a fixed N-token canvas and report what the length "
+        "head gains over it",
+    )
     ev.add_argument("--batch-size", type=int, default=8)
     ev.add_argument("--json", metavar="OUT", help="write figures and per-task results here")
     ev.add_argument(

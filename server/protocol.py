@@ -23,6 +23,7 @@ from typing import Any
 from lsprotocol import types
 
 from diffill.model import Infiller
+from diffill.model.sampler import PRESETS
 
 from .document import Document, DocumentError, Encoding, Position, TextEdit
 from .engine import EditOptions, EditResult, Intent
@@ -319,8 +320,11 @@ class Settings:
 
     model: str | None = None  # model folder; None: the shipped one
     device: str = "cpu"  # cpu, cuda[:N] or auto
+    # Speed against care: quality, balanced or fast (sampler settings; see the README).
+    preset: str = "balanced"
     steps: int | None = None  # fixed denoising steps; None: the confidence threshold decides
-    threshold: float = 0.9  # commit every position above this confidence (when steps is None)
+    # Commit every position above this confidence (when steps is None); None: the preset's.
+    threshold: float | None = None
     temperature: float = 0.0  # 0 is greedy, hence deterministic
     max_span_tokens: int = 192
     max_context_tokens: int = 1024
@@ -330,7 +334,9 @@ class Settings:
     preview: bool = False  # send diffill/preview even when the client did not ask for it
 
     def edit_options(self) -> EditOptions:
-        sampler: dict[str, Any] = {"threshold": self.threshold, "temperature": self.temperature}
+        sampler: dict[str, Any] = {**PRESETS[self.preset], "temperature": self.temperature}
+        if self.threshold is not None:
+            sampler["threshold"] = self.threshold
         if self.steps is not None:
             sampler["steps"] = self.steps
         return EditOptions(
@@ -377,9 +383,15 @@ def _check_setting(name: str, value: Any) -> Any:
             raise ValueError(f"must be at least {low}")
         return value
     if name == "threshold":
+        if value is None:
+            return None
         if not _number(value) or not 0 < value <= 1:
-            raise ValueError("must be a number in (0, 1]")
+            raise ValueError("must be a number in (0, 1], or null for the preset's")
         return float(value)
+    if name == "preset":
+        if value not in PRESETS:
+            raise ValueError(f"must be one of {', '.join(PRESETS)}")
+        return value
     if name == "temperature":
         if not _number(value) or not 0 <= value < math.inf:
             raise ValueError("must be a number >= 0")

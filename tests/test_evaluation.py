@@ -88,3 +88,52 @@ def test_eval_command_on_a_corpus(tmp_path, infiller, monkeypatch, capsys):
     assert rep["summary"]["all"]["tasks"] == 6
     assert rep["summary"]["all"]["length_acc_within_2"] is not None
     assert "exact" in capsys.readouterr().out
+
+
+def test_length_head_report_against_a_fixed_canvas(tmp_path, infiller, monkeypatch, capsys):
+    corpus = heldout_corpus(tmp_path)
+    monkeypatch.setattr(cli, "_load_model", lambda args: infiller)
+    out, saved = tmp_path / "eval.json", tmp_path / "tasks.jsonl"
+    argv = ["eval", "--corpus", str(corpus), "--n", "2", "--json", str(out), "--steps", "2"]
+    code = cli.main([*argv, "--fixed-length", "3", "--write-tasks", str(saved)])
+    assert code == 0
+    rep = json.loads(out.read_text())
+    head = rep["length_head"]
+    assert head["fixed_length"] == 3
+    row = head["sets"]["all"]
+    assert row["tasks"] == 6
+    assert row["within_0"] <= row["within_2"] <= 1
+    assert row["gain"] == round(row["exact_predicted"] - row["exact_fixed"], 4)
+    assert "length head" in capsys.readouterr().out
+    # The saved tasks are the same tasks: running them again gives the same figures.
+    again = tmp_path / "again.json"
+    assert cli.main(["eval", "--tasks", str(saved), "--json", str(again), "--steps", "2"]) == 0
+
+    def scores(summary):
+        return {
+            k: {m: v for m, v in row.items() if m != "mean_seconds"} for k, row in summary.items()
+        }
+
+    assert scores(json.loads(again.read_text())["summary"]) == scores(rep["summary"])
+
+
+def test_length_head_report_counts_pass_rates_where_tests_exist():
+    def result(kind, exact, passed, predicted, true):
+        return evaluation.TaskResult(
+            "t", kind, "", exact, 1.0, True, passed, true, predicted, 1, 0.0
+        )
+
+    predicted = [result("a", True, True, 5, 5), result("a", False, False, 9, 5)]
+    fixed = [result("a", False, True, None, 5), result("a", False, False, None, 5)]
+    row = evaluation.length_head_report(predicted, fixed, 16)["sets"]["a"]
+    assert row == {
+        "tasks": 2,
+        "within_0": 0.5,
+        "within_2": 0.5,
+        "exact_predicted": 0.5,
+        "exact_fixed": 0.0,
+        "gain": 0.5,
+        "pass_predicted": 0.5,
+        "pass_fixed": 0.5,
+        "pass_gain": 0.0,
+    }

@@ -9,6 +9,7 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
+from diffill.model.sampler import PRESETS
 from diffill.server.protocol import Settings, parse_settings
 
 from .lsp_harness import Editor, server_command, server_env
@@ -26,7 +27,8 @@ async def client(lsp_client: LanguageClient):
     editor = Editor(lsp_client)
     lsp_client.set_configuration({"temperature": -1, "steps": 5}, section="diffill")
     await editor.start(
-        "visual-studio-code", {"steps": -1, "threshold": 2, "preview": "yes", "colour": "red"}
+        "visual-studio-code",
+        {"steps": -1, "threshold": 2, "preset": "turbo", "preview": "yes", "colour": "red"},
     )
     yield
     await lsp_client.shutdown_session()
@@ -45,7 +47,10 @@ async def test_invalid_values_from_every_source_are_reported(editor: Editor):
     assert warnings(editor) == [
         # initializationOptions
         "diffill: diffill.steps: must be at least 1 (got -1); using the default null",
-        "diffill: diffill.threshold: must be a number in (0, 1] (got 2); using the default 0.9",
+        "diffill: diffill.threshold: must be a number in (0, 1], or null for the preset's "
+        "(got 2); using the default null",
+        'diffill: diffill.preset: must be one of quality, balanced, fast (got "turbo"); '
+        'using the default "balanced"',
         'diffill: diffill.preview: must be true or false (got "yes"); using the default false',
         "diffill: diffill.colour: unknown setting, ignored",
         # workspace/configuration, pulled once initialized
@@ -85,7 +90,14 @@ async def test_parse_settings_keeps_the_current_values_of_absent_keys():
     new, problems = parse_settings({"threshold": 0.5, "maxContextTokens": 512.0}, current)
     assert problems == []
     assert new == Settings(steps=8, preview=True, threshold=0.5, max_context_tokens=512)
-    assert new.edit_options().sampler == {"threshold": 0.5, "temperature": 0.0, "steps": 8}
+    assert new.edit_options().sampler == {
+        **PRESETS["balanced"],
+        "threshold": 0.5,
+        "temperature": 0.0,
+        "steps": 8,
+    }
+    fast, _ = parse_settings({"preset": "fast", "threshold": None}, new)
+    assert fast.edit_options().sampler == {**PRESETS["fast"], "temperature": 0.0, "steps": 8}
     assert parse_settings(["not", "an", "object"], current) == (
         current,
         ["the diffill settings must be an object, not list"],
