@@ -5,7 +5,9 @@ A folder ships either `tokenizer.json` (LLaDA, most Qwen2 derivatives) or the ol
 Dream family ships a Python `DreamTokenizer` over that pair). The pair is turned into the
 same byte-level BPE that `transformers`' `Qwen2Tokenizer` builds from it (NFC, Qwen2's
 pre-tokenizer pattern, byte-level decoding); `tests/test_hf_checkpoints.py` checks that
-against `transformers`. No code from the folder is ever executed.
+against `transformers`. Other slow-tokenizer files (another tokenizer_class, a SentencePiece
+`tokenizer.model`) are converted by `transformers` when the `hf` extra is installed. No
+code from the folder is ever executed.
 
 Special tokens are named in `tokenizer_config.json` or `special_tokens_map.json`
 (`bos_token`, `eos_token`, `pad_token`, `mask_token`); which of them the model uses is
@@ -67,14 +69,33 @@ def read_tokenizer_config(folder: Path) -> dict:
     return config
 
 
+def _converted_by_transformers(folder: Path, why: str) -> Tokenizer:
+    """The fast tokenizer `transformers` converts from the folder's slow-tokenizer files
+    (the optional `hf` extra); never with the folder's own code."""
+    try:
+        from transformers import AutoTokenizer
+    except ImportError:
+        raise CheckpointError(
+            f"{folder} has no tokenizer.json and {why}; converting it needs transformers: "
+            "pip install 'diffill[hf]' (or save a tokenizer.json into the folder)"
+        ) from None
+    try:
+        converted = AutoTokenizer.from_pretrained(
+            str(folder), local_files_only=True, trust_remote_code=False
+        )
+        backend = converted.backend_tokenizer
+    except Exception as err:  # transformers raises many kinds
+        raise CheckpointError(
+            f"{folder} has no tokenizer.json and transformers could not convert its "
+            f"tokenizer files ({why}): {err}"
+        ) from None
+    return Tokenizer.from_str(backend.to_str())
+
+
 def _from_vocab_and_merges(folder: Path, config: dict) -> Tokenizer:
     cls = config.get("tokenizer_class")
     if cls is not None and cls not in QWEN2_TOKENIZER_CLASSES:
-        raise CheckpointError(
-            f"{folder} has no tokenizer.json, and its vocab.json/merges.txt are for "
-            f"tokenizer_class {cls!r}, which diffill cannot rebuild; supported without "
-            f"tokenizer.json: {', '.join(QWEN2_TOKENIZER_CLASSES)}"
-        )
+        return _converted_by_transformers(folder, f"its tokenizer_class is {cls!r}")
     try:
         bpe = BPE.from_file(str(folder / "vocab.json"), str(folder / "merges.txt"))
     except Exception as err:  # tokenizers raises bare Exceptions
@@ -122,10 +143,13 @@ def load_tokenizer_files(folder: Path) -> tuple[Tokenizer, dict]:
             raise CheckpointError(f"cannot read {folder / 'tokenizer.json'}: {err}") from None
     elif (folder / "vocab.json").is_file() and (folder / "merges.txt").is_file():
         tok = _from_vocab_and_merges(folder, config)
+    elif (folder / "tokenizer.model").is_file():
+        tok = _converted_by_transformers(folder, "its tokenizer is a SentencePiece model")
     else:
         raise CheckpointError(
             f"model folder {folder} has no tokenizer: it needs tokenizer.json, or vocab.json "
-            "and merges.txt (with tokenizer_config.json for the special tokens)"
+            "and merges.txt (with tokenizer_config.json for the special tokens), or "
+            "tokenizer.model"
         )
     return tok, config
 

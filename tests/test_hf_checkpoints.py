@@ -409,3 +409,20 @@ def test_too_large_for_memory_fails_before_loading(tmp_path, monkeypatch):
         load(folder)
     with pytest.raises(ModelTooLarge, match=r"needs about 16\.4 GiB on cpu \(14\.0 GiB of weights"):
         hf_checkpoint.check_fits(folder, 14 * 1024**3, torch.bfloat16, torch.device("cpu"))
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # transformers reading config.json
+def test_other_slow_tokenizers_are_converted_by_transformers(tmp_path, monkeypatch):
+    pytest.importorskip("transformers")
+    folder = dream_folder(tmp_path / "m", "dream", shards=1)
+    _edit_json(folder / "tokenizer_config.json", tokenizer_class="GPT2Tokenizer")
+    inf = hf_infiller.load(folder, dtype="float32", max_span_tokens=8)
+    assert (
+        inf.tokenizer.mask_id == json.loads((folder / "config.json").read_text())["mask_token_id"]
+    )
+    text = "def f(x):\n    return x + 1\n"
+    assert inf.tokenizer.decode(inf.tokenizer.encode(text)) == text
+    # without transformers the folder is refused with the way out
+    monkeypatch.setitem(__import__("sys").modules, "transformers", None)
+    with pytest.raises(CheckpointError, match=r"diffill\[hf\]"):
+        load(folder)
