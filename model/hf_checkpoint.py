@@ -334,30 +334,27 @@ def _ints(value) -> list[int]:
 
 
 def special_ids(folder: Path, config: dict, family: Family, tok, tok_config: dict) -> SpecialIds:
+    """The ids the model needs, each from the checkpoint's own files."""
     gen_path = folder / "generation_config.json"
     gen = _read_json(gen_path) if gen_path.is_file() else {}
+    vocab = tok.get_vocab_size(with_added_tokens=True)
     sources: dict[str, str] = {}
 
-    def pick(name: str, token_name: str, prefer_tokenizer: bool = False) -> int | None:
-        from_config = _ints(config.get(f"{name}_token_id")) or _ints(gen.get(f"{name}_token_id"))
-        from_tok = special_token_id(tok, tok_config, token_name)
-        first = from_config[0] if from_config else None
-        if prefer_tokenizer and from_tok is not None:
-            sources[name] = "tokenizer"
-            return from_tok
-        if first is not None:
-            sources[name] = (
-                "config.json"
-                if _ints(config.get(f"{name}_token_id"))
-                else ("generation_config.json")
-            )
-            return first
-        if from_tok is not None:
-            sources[name] = "tokenizer"
-        return from_tok
+    def from_configs(key: str) -> tuple[list[int], str]:
+        for source, data in (("config.json", config), ("generation_config.json", gen)):
+            if _ints(data.get(key)):
+                return _ints(data.get(key)), source
+        return [], ""
 
-    mask = pick("mask", "mask_token")
-    if mask is None:
+    # The mask: the model's config first; where the tokenizer names one too, they must agree.
+    masks, source = from_configs("mask_token_id")
+    tok_mask = special_token_id(tok, tok_config, "mask_token")
+    if masks and tok_mask is not None and masks[0] != tok_mask:
+        raise CheckpointError(
+            f"{folder}: {source} says mask_token_id {masks[0]} but the tokenizer's mask token "
+            f"is id {tok_mask}; the files disagree"
+        )
+    if not masks and tok_mask is None:
         what = (
             "it looks like an autoregressive Qwen2 model, not a diffusion one"
             if family is QWEN2_MDM
@@ -367,37 +364,34 @@ def special_ids(folder: Path, config: dict, family: Family, tok, tok_config: dic
             f"{folder}: no mask token: neither config.json nor generation_config.json has "
             f"mask_token_id and the tokenizer files name no mask_token ({what})"
         )
-    tok_mask = special_token_id(tok, tok_config, "mask_token")
-    if tok_mask is not None and tok_mask != mask:
-        raise CheckpointError(
-            f"{folder}: config.json says mask_token_id {mask} but the tokenizer's mask token "
-            f"is id {tok_mask}; the files disagree"
-        )
-    vocab = tok.get_vocab_size(with_added_tokens=True)
-    if not 0 <= mask < vocab:
-        raise CheckpointError(f"{folder}: mask_token_id {mask} is outside the tokenizer ({vocab})")
-    # The tokenizer's pad is what the model writes in unused canvas slots (DiffuCoder's
-    # <|dlm_pad|> differs from its config's pad_token_id); both count as slack.
-    eos_all = _ints(config.get("eos_token_id")) + _ints(gen.get("eos_token_id"))
-    tok_eos = special_token_id(tok, tok_config, "eos_token")
-    eos = tok_eos if tok_eos is not None else (eos_all[0] if eos_all else None)
-    sources["eos"] = "tokenizer" if tok_eos is not None else "config.json"
-    pad = pick("pad", "pad_token", prefer_tokenizer=True)
-    # DreamOn's prompt uses the tokenizer's bos (<|beginoftext|>), not config's bos_token_id.
-    bos = pick("bos", "bos_token", prefer_tokenizer=True)
-    if pad is None:
-        pad = eos
-        sources["pad"] = "eos"
-    if pad is None:
+    mask = masks[0] if masks else tok_mask
+    sources["mask"] = source or "tokenizer"
+
+    # bos, eos, pad: the tokenizer's first, as the families' own infilling code uses them
+    # (DreamOn's tokenizer.bos_token_id is <|beginoftext|> where config.json's bos_token_id
+    # is <|endoftext|>; DiffuCoder pads with the tokenizer's <|dlm_pad|>), config otherwise.
+    found: dict[str, int | None] = {}
+    for name in ("bos", "eos", "pad"):
+        from_tok = special_token_id(tok, tok_config, f"{name}_token")
+        ids, source = from_configs(f"{name}_token_id")
+        found[name] = from_tok if from_tok is not None else (ids[0] if ids else None)
+        sources[name] = "tokenizer" if from_tok is not None else source
+    if found["pad"] is None:
+        found["pad"], sources["pad"] = found["eos"], "eos"
+    if found["pad"] is None:
         raise CheckpointError(
             f"{folder}: no pad or end-of-text token in config.json or the tokenizer files"
         )
-    slack = {pad, *(i for i in _ints(config.get("pad_token_id")) if i < vocab)}
-    slack |= {i for i in [*eos_all, *([eos] if eos is not None else [])] if 0 <= i < vocab}
-    for name, i in (("pad", pad), ("eos", eos), ("bos", bos)):
+    for name, i in (("mask", mask), *found.items()):
         if i is not None and not 0 <= i < vocab:
             raise CheckpointError(f"{folder}: {name} id {i} is outside the tokenizer ({vocab})")
-    return SpecialIds(mask, pad, eos, bos, frozenset(slack - {mask}), sources)
+    # What the model writes in unused canvas slots: every pad and end-of-text id named.
+    slack = {found["pad"], *([found["eos"]] if found["eos"] is not None else [])}
+    for key in ("pad_token_id", "eos_token_id"):
+        slack |= {i for data in (config, gen) for i in _ints(data.get(key)) if 0 <= i < vocab}
+    return SpecialIds(
+        mask, found["pad"], found["eos"], found["bos"], frozenset(slack - {mask}), sources
+    )
 
 
 @dataclass

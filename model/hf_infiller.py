@@ -78,7 +78,10 @@ class HFInfiller:
         self.family = family
         self.name = name
         self.folder = folder
-        self.info = info or {}
+        # `info` holds training facts for diffill's own models (the CLI prints them as
+        # such); a published checkpoint records none, so its facts go in `checkpoint`.
+        self.info: dict = {}
+        self.checkpoint = info or {}
         self.device = device or next(model.parameters()).device
         self.model_type = f"hf-{family.name}"
         self.max_span_tokens = max_span_tokens
@@ -215,7 +218,9 @@ class HFInfiller:
             seq = full.clone()
             seq[rows_ix.expand(R, L)[valid], pos[valid]] = tokens[valid]
             h = self.model.hidden(seq, full_valid)  # (R, T, C)
-            h = h[rows_ix, pos - shift]  # (R, L, C): the hidden state that predicts each slot
+            # (R, L, C): the hidden state that predicts each slot; slot 0 of a sequence keeps
+            # its own, as in `logits`
+            h = h[rows_ix, (pos - shift).clamp_min(0)]
             return self.model.logits(h)  # (R, L, V)
 
         return canvas_logits, canvas, valid

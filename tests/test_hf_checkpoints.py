@@ -165,7 +165,7 @@ def test_families_and_ids_are_read_from_the_folder(infillers):
     open_dcoder = infillers["open-dcoder"]  # qwen2 + a tokenizer mask token
     assert open_dcoder.family.name == "Qwen2 MDM" and open_dcoder.family.shifted
     assert open_dcoder.tokenizer.bos_id is None
-    assert open_dcoder.info["special_ids"]["read_from"]["mask"] == "tokenizer"
+    assert open_dcoder.checkpoint["special_ids"]["read_from"]["mask"] == "tokenizer"
     assert open_dcoder.model.cfg.tie_embeddings
 
     llada = infillers["llada"]
@@ -426,3 +426,16 @@ def test_other_slow_tokenizers_are_converted_by_transformers(tmp_path, monkeypat
     monkeypatch.setitem(__import__("sys").modules, "transformers", None)
     with pytest.raises(CheckpointError, match=r"diffill\[hf\]"):
         load(folder)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_canvas_logits_are_the_sequence_logits(family, infillers):
+    """What the sampler sees for each canvas slot is `logits()` of the whole sequence at
+    that slot, also when the canvas starts the sequence (Open-dCoder has no bos)."""
+    inf = infillers[family]
+    for prefix in ("", PREFIX):
+        pre, suf = inf._context(prefix, SUFFIX)
+        row = hf_infiller._Row(0, [*pre, *[inf.tokenizer.mask_id] * 5, *suf], len(pre), 5)
+        fn, canvas, _ = inf._canvas_logits_fn([row])
+        expected = inf.logits(torch.tensor([row.tokens]))[0, len(pre) : len(pre) + 5]
+        torch.testing.assert_close(fn(canvas)[0].float(), expected, atol=1e-5, rtol=1e-5)
