@@ -439,3 +439,31 @@ def test_canvas_logits_are_the_sequence_logits(family, infillers):
         fn, canvas, _ = inf._canvas_logits_fn([row])
         expected = inf.logits(torch.tensor([row.tokens]))[0, len(pre) : len(pre) + 5]
         torch.testing.assert_close(fn(canvas)[0].float(), expected, atol=1e-5, rtol=1e-5)
+
+
+def _bf16_run(folder: Path, reference: HFInfiller, device: str) -> None:
+    inf = hf_infiller.load(folder, device=device, dtype="bfloat16", max_span_tokens=16)
+    assert next(inf.model.parameters()).dtype == torch.bfloat16
+    torch.manual_seed(3)
+    ids = torch.randint(0, inf.tokenizer.vocab_size, (2, 30))
+    got, want = inf.logits(ids).cpu(), reference.logits(ids)
+    assert got.dtype == torch.float32
+    # bf16 keeps about 3 significant digits, and random weights amplify the rounding
+    scale, err = want.abs().max(), (got - want).abs()
+    assert err.mean() < 0.02 * scale and err.max() < 0.15 * scale
+    r = inf.infill(PREFIX, SUFFIX)
+    assert r.steps >= 1 and not set(r.tokens) & inf.tokenizer.special_ids
+
+
+@pytest.mark.parametrize("family", ["dream", "llada"])
+def test_bfloat16_weights_track_float32(family, folders, infillers):
+    _bf16_run(folders[family], infillers[family], "cpu")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("family", FAMILIES)
+def test_cuda_auto_loads_bf16_and_infills(family, folders, infillers):
+    inf = load(folders[family], device="auto")
+    assert inf.device.type == "cuda"
+    assert next(inf.model.parameters()).dtype == torch.bfloat16
+    _bf16_run(folders[family], infillers[family], "cuda")
