@@ -67,7 +67,7 @@ class HFInfiller:
         name: str = "model",
         device: torch.device | None = None,
         folder: Path | None = None,
-        info: dict | None = None,
+        facts: dict | None = None,
         max_span_tokens: int = DEFAULT_MAX_SPAN_TOKENS,
     ) -> None:
         window = min(model.cfg.max_positions, hf_checkpoint.MAX_WINDOW)
@@ -79,9 +79,10 @@ class HFInfiller:
         self.name = name
         self.folder = folder
         # `info` holds training facts for diffill's own models (the CLI prints them as
-        # such); a published checkpoint records none, so its facts go in `checkpoint`.
+        # such); a published checkpoint records none, so its facts (family, special ids
+        # and where each was read, weight bytes) go in `checkpoint`.
         self.info: dict = {}
-        self.checkpoint = info or {}
+        self.checkpoint = facts or {}
         self.device = device or next(model.parameters()).device
         self.model_type = f"hf-{family.name}"
         self.max_span_tokens = max_span_tokens
@@ -427,6 +428,6 @@ def load(
         name=str(folder),
         device=dev,
         folder=Path(folder),
-        info=ckpt.info,
+        facts=ckpt.info,
         max_span_tokens=max_span_tokens,
     )
