@@ -395,12 +395,19 @@ def load(
     device: str = "cpu",
     dtype: str = "auto",
 ) -> Infiller:
-    """Load a model folder (the shipped default when None) as an `Infiller`.
+    """Load a model folder (the shipped default when None) as an `Infiller`; a Hugging
+    Face-format folder of an open diffusion checkpoint loads as an `HFInfiller`.
 
     device: "cpu", "cuda" or "auto" (CUDA when available).
     dtype: "auto" (bf16 where it is fast, else float32), "bfloat16" or "float32".
     """
     folder = DEFAULT_MODEL if path_or_name in (None, "default") else Path(path_or_name)
+    from . import hf_checkpoint
+
+    if hf_checkpoint.is_hf_folder(folder):  # Dream family, LLaDA: see hf_infiller
+        from .hf_infiller import load as load_open_checkpoint
+
+        return load_open_checkpoint(folder, device=device, dtype=dtype)  # type: ignore[return-value]
     dev = resolve_device(device)
     ckpt = checkpoint.load(folder, dev)
     if dtype == "auto":
