@@ -112,7 +112,14 @@ export class Editing implements vscode.Disposable {
         (progress, token) => {
           this.progress.set(uri, progress);
           token.onCancellationRequested(() => this.cancelIn(uri));
-          return this.ask(client, document, intent, range, strength, source.token);
+          // Cancelling ends the wait at once; the server's answer, when it comes, is dropped.
+          const cancelled = new Promise<Answer>((resolve) =>
+            source.token.onCancellationRequested(() => resolve({ kind: "cancelled" })),
+          );
+          return Promise.race([
+            this.ask(client, document, intent, range, strength, source.token),
+            cancelled,
+          ]);
         },
       );
       const settled = this.states.settle(uri, running, answer, document.version, settings.confirm);

@@ -2,6 +2,7 @@
 // adds what LSP has no UI for: the live denoising preview, proposals to accept or reject, and
 // a status bar item. The server owns every edit; nothing here decides what to change.
 
+import * as fs from "node:fs";
 import * as os from "node:os";
 import * as vscode from "vscode";
 import { type LanguageClient, State } from "vscode-languageclient/node";
@@ -15,6 +16,7 @@ import {
   RESTART_SETTINGS,
   SERVER_SETTINGS,
   extensionSettings,
+  findProgram,
   serverCommand,
 } from "./settings";
 import { StatusBar } from "./statusBar";
@@ -83,18 +85,28 @@ class DiffillExtension implements vscode.Disposable {
   }
 
   private async startNow(): Promise<void> {
-    const server = serverCommand(this.current, {
-      home: os.homedir(),
-      workspaceFolder: vscode.workspace.workspaceFolders?.[0]?.uri.fsPath,
-      env: process.env,
-    });
+    const workspaceFolder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+    const server = serverCommand(this.current, { home: os.homedir(), workspaceFolder, env: process.env });
     if ("error" in server) {
       this.failed(server.error);
       return;
     }
+    const program = findProgram(server.command, process.env, {
+      platform: process.platform,
+      cwd: workspaceFolder,
+      executable,
+    });
+    if (program === undefined) {
+      const setting = this.current.pythonPath ? "diffill.server.pythonPath" : "diffill.server.command";
+      this.failed(
+        `${server.command} was not found${server.command.includes("/") ? "" : " on the PATH"}. ` +
+          `Install diffill (pip install -e . in its repository) or set ${setting} to where it is.`,
+      );
+      return;
+    }
     this.statusBar.update({ phase: "starting", status: undefined, failure: undefined });
     this.output.info(`starting ${[server.command, ...server.args].join(" ")}`);
-    const client = createClient(server, this.current, this.output, {
+    const client = createClient({ command: program, args: server.args }, this.current, this.output, {
       status: (params) => this.statusBar.update({ status: params }),
       preview: (params) => {
         if (this.current.livePreview && this.editing.runningIn(params.uri)) {
@@ -110,7 +122,9 @@ class DiffillExtension implements vscode.Disposable {
       if (client !== this.languageClient) {
         return;
       }
-      if (event.newState === State.Running) {
+      if (event.newState === State.Starting) {
+        this.statusBar.update({ phase: "starting", status: undefined });
+      } else if (event.newState === State.Running) {
         this.statusBar.update({ phase: "running", failure: undefined });
       } else if (event.newState === State.Stopped) {
         this.editing.reset();
@@ -243,6 +257,15 @@ class DiffillExtension implements vscode.Disposable {
 
   dispose(): void {
     this.subscriptions.forEach((d) => d.dispose());
+  }
+}
+
+function executable(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
   }
 }
 

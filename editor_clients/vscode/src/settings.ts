@@ -1,3 +1,5 @@
+import * as path from "node:path";
+
 // The `diffill` settings: which belong to the server (sent to it as they are: it validates
 // them and reports a bad value) and which to this extension (validated here, the default
 // kept for a bad value), and the command that starts the server. No `vscode` import: the
@@ -191,4 +193,34 @@ export function serverCommand(
     return { error: `${setting} names no program` };
   }
   return { command, args };
+}
+
+/**
+ * Where `command` is found: itself when it names a folder (relative to `cwd`), else the first
+ * executable of that name on the PATH (with Windows' extensions there). Undefined when there
+ * is none, so the user hears which setting to fix instead of a failed spawn.
+ */
+export function findProgram(
+  command: string,
+  env: Record<string, string | undefined>,
+  options: { platform: string; cwd?: string | undefined; executable: (file: string) => boolean },
+): string | undefined {
+  const windows = options.platform === "win32";
+  const paths = windows ? path.win32 : path.posix;
+  const extensions = windows
+    ? ["", ...(env["PATHEXT"] ?? ".COM;.EXE;.BAT;.CMD").split(";").filter(Boolean)]
+    : [""];
+  const hasFolder = command.includes("/") || (windows && command.includes("\\"));
+  const folders = hasFolder
+    ? [""]
+    : (env["PATH"] ?? env["Path"] ?? "").split(windows ? ";" : ":").filter(Boolean);
+  for (const folder of folders) {
+    const base = hasFolder ? paths.resolve(options.cwd ?? "", command) : paths.join(folder, command);
+    for (const extension of extensions) {
+      if (options.executable(base + extension)) {
+        return base + extension;
+      }
+    }
+  }
+  return undefined;
 }

@@ -9,6 +9,7 @@ import {
   SERVER_SETTINGS,
   expand,
   extensionSettings,
+  findProgram,
   serverCommand,
   serverSection,
 } from "../src/settings";
@@ -143,6 +144,33 @@ describe("serverCommand", () => {
     assert.deepEqual(expand("${workspaceRoot}/x", places), {
       error: "unknown variable ${workspaceRoot}",
     });
+  });
+});
+
+describe("findProgram", () => {
+  const files = new Set(["/usr/bin/diffill", "/w/proj/.venv/bin/python", "C:\\py\\Scripts\\diffill.EXE"]);
+  const executable = (file: string) => files.has(file);
+  const linux = { platform: "linux", cwd: "/w/proj", executable };
+
+  test("searches the PATH in order", () => {
+    assert.equal(findProgram("diffill", { PATH: "/nope:/usr/bin" }, linux), "/usr/bin/diffill");
+    assert.equal(findProgram("diffill", { PATH: "/nope" }, linux), undefined);
+    assert.equal(findProgram("diffill", {}, linux), undefined);
+  });
+
+  test("a path is taken as it is, relative to the workspace folder", () => {
+    assert.equal(findProgram(".venv/bin/python", {}, linux), "/w/proj/.venv/bin/python");
+    assert.equal(findProgram("/w/proj/.venv/bin/python", {}, linux), "/w/proj/.venv/bin/python");
+    assert.equal(findProgram("/elsewhere/python", { PATH: "/w/proj/.venv/bin" }, linux), undefined);
+  });
+
+  test("on Windows, with the PATHEXT extensions", () => {
+    const found = findProgram(
+      "diffill",
+      { Path: "C:\\py\\Scripts", PATHEXT: ".COM;.EXE" },
+      { platform: "win32", executable },
+    );
+    assert.equal(found, "C:\\py\\Scripts\\diffill.EXE");
   });
 });
 
