@@ -1,6 +1,7 @@
 """The VS Code extension end to end in a real VS Code (code-server, driven through headless
 Chromium by playwright-core): run "diffill: Fill placeholder" on a TODO body, accept the
-proposal, save, and check the file on disk; then check the live preview and cancelling.
+proposal, save, and check the file on disk; then the live preview and cancelling, and an
+inline completion accepted with Tab.
 
 Runs only when asked for: `pytest -m vscode_e2e`, or DIFFILL_VSCODE_E2E=1. The first run
 installs Node 24, code-server, playwright-core (under editor_clients/vscode/.e2e-cache) and,
@@ -36,7 +37,7 @@ def only_when_asked(request: pytest.FixtureRequest) -> None:
         pytest.skip("npm and bash are needed for the VS Code end-to-end test")
 
 
-def test_fill_accept_preview_and_cancel_in_code_server() -> None:
+def test_fill_preview_cancel_and_inline_completion_in_code_server() -> None:
     proc = subprocess.run(
         ["bash", str(SCRIPT)],
         cwd=ROOT,

@@ -1,7 +1,9 @@
 // The end-to-end test in a real VS Code: code-server with the packaged extension installed,
 // driven through headless Chromium by playwright-core. It opens a Python file whose function
-// body is a TODO, runs "diffill: Fill placeholder", waits for the proposal (its Accept lens),
-// checks the file on disk is untouched, accepts, saves, and checks the file on disk.
+// body is a TODO, runs "diffill: Fill placeholder", waits for the proposal (its decorations and
+// Accept lens), checks the file on disk is untouched, accepts, saves, and checks the file on
+// disk. Then: the live preview appears while the model works and cancelling leaves the file as
+// it was; an inline completion from the server is shown as ghost text and accepted with Tab.
 //
 // The server is the stand-in of tests/lsp_harness.py, whose answer is the document's
 // `# out: "..."` line, so the expected file is exact. Every wait is for something on the page
@@ -35,6 +37,9 @@ const SOURCE = '# out: "return a + b"\n\n\ndef add(a, b):\n    # TODO: add them\
 const EXPECTED = '# out: "return a + b"\n\n\ndef add(a, b):\n    return a + b\n';
 // `# slow`: the stand-in denoises until cancelled, sending a preview each step.
 const SLOW = '# slow\n# out: "return a * b"\n\n\ndef mul(a, b):\n    pass\n';
+// Inline completion at the end of `return `.
+const PARTIAL = '# out: "a - b"\ndef sub(a, b):\n    return \n';
+const COMPLETED = '# out: "a - b"\ndef sub(a, b):\n    return a - b\n';
 
 const started = Date.now();
 const timings = {};
@@ -81,10 +86,11 @@ mkdirSync(ARTIFACTS, { recursive: true });
 writeFileSync(file, SOURCE);
 const slowFile = join(workspace, "mul.py");
 writeFileSync(slowFile, SLOW);
+const partialFile = join(workspace, "sub.py");
+writeFileSync(partialFile, PARTIAL);
 const settings = JSON.stringify(
   {
     "diffill.server.command": [PYTHON, "-m", "tests.lsp_harness", "--model", "scripted"],
-    "diffill.inlineCompletion": false,
     "diffill.trace.server": "messages",
     "workbench.startupEditor": "none",
     "workbench.tips.enabled": false,
@@ -97,7 +103,6 @@ const settings = JSON.stringify(
     "telemetry.telemetryLevel": "off",
     "chat.disableAIFeatures": true,
     "files.autoSave": "off",
-    "editor.inlineSuggest.enabled": false,
   },
   null,
   2,
@@ -257,6 +262,24 @@ try {
     throw new Error("cancelling changed the file");
   }
   mark("cancelled");
+
+  // Inline completion: the server's item as ghost text, accepted with Tab.
+  await open("sub.py", "def sub");
+  await command("Go to Line/Column");
+  await page.keyboard.type("3:12");
+  await page.keyboard.press("Enter");
+  await command("Trigger Inline Suggestion");
+  await page.locator(".ghost-text-decoration, .ghost-text").first().waitFor();
+  await page.keyboard.press("Tab");
+  await page.keyboard.press("Control+S");
+  const completed = await until("the completed file on disk", () => {
+    const text = readFileSync(partialFile, "utf8");
+    return text === PARTIAL ? false : text;
+  });
+  if (completed !== COMPLETED) {
+    throw new Error(`the completed file is\n${JSON.stringify(completed)}\nnot\n${JSON.stringify(COMPLETED)}`);
+  }
+  mark("inline completion accepted");
   console.log(`[e2e] ok ${JSON.stringify(timings)}`);
 } catch (error) {
   failed = true;
