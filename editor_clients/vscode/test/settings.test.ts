@@ -179,6 +179,7 @@ describe("package.json", () => {
   const manifest = readFileSync(join(__dirname, "..", "..", "package.json"), "utf8");
   const pkg = JSON.parse(manifest) as {
     activationEvents: string[];
+    capabilities: { untrustedWorkspaces: { supported: string; restrictedConfigurations: string[] } };
     contributes: {
       commands: { command: string; title: string }[];
       keybindings: { command: string; key: string }[];
@@ -236,6 +237,14 @@ describe("package.json", () => {
     }
     for (const binding of pkg.contributes.keybindings) {
       assert.ok(commands.includes(binding.command), `${binding.command} is contributed`);
+    }
+  });
+
+  test("an untrusted workspace cannot choose the program the extension starts", () => {
+    const untrusted = pkg.capabilities.untrustedWorkspaces;
+    assert.equal(untrusted.supported, "limited");
+    for (const key of ["diffill.server.command", "diffill.server.pythonPath"]) {
+      assert.ok(untrusted.restrictedConfigurations.includes(key), key);
     }
   });
 
