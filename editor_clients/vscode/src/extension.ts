@@ -75,7 +75,8 @@ class DiffillExtension implements vscode.Disposable {
 
   /** Start the server (after any stop in progress). */
   start(): Promise<void> {
-    this.starting = this.starting.then(() => this.startNow());
+    // A start that failed must not block the next one.
+    this.starting = this.starting.catch(() => undefined).then(() => this.startNow());
     return this.starting;
   }
 
@@ -158,7 +159,7 @@ class DiffillExtension implements vscode.Disposable {
   }
 
   private async stop(): Promise<void> {
-    await this.starting;
+    await this.starting.catch(() => undefined);
     const client = this.languageClient;
     this.languageClient = undefined;
     this.editing.reset();
