@@ -15,6 +15,7 @@ export interface ConfigReader {
 export const SERVER_SETTINGS = [
   "model",
   "device",
+  "preset",
   "steps",
   "threshold",
   "temperature",
