@@ -54,14 +54,14 @@ class SamplerOptions:
     """
 
     steps: int | None = None
-    threshold: float = 0.9
-    max_steps: int = 64
+    threshold: float = 0.9  # the defaults are the "balanced" preset
+    max_steps: int = 32
     order: Literal["confidence", "margin", "entropy"] = "confidence"
     temperature: float = 0.0
     top_p: float = 1.0
     remask: float = 0.0
     seed: int = 0
-    length_candidates: int = 3
+    length_candidates: int = 2
 
     def __post_init__(self) -> None:
         if self.length_candidates not in (1, 2, 3):
@@ -96,7 +96,7 @@ class SamplerOptions:
 PRESETS: dict[str, dict] = {
     # Commit only near-certain tokens, up to one step per token; three lengths tried.
     "quality": {"threshold": 0.98, "max_steps": 256, "length_candidates": 3},
-    "balanced": {"threshold": 0.9, "max_steps": 32, "length_candidates": 2},
+    "balanced": {"threshold": 0.9, "max_steps": 32, "length_candidates": 2},  # the defaults
     # Commit anything fairly likely, finish any span within 12 steps, one length.
     "fast": {"threshold": 0.7, "max_steps": 12, "length_candidates": 1},
 }
@@ -117,8 +117,10 @@ class Context:
         if self.tokens.shape[1] == 0:
             self.kv = None
             return self
-        groups = torch.where(self.valid, 0, -1)
-        _, self.kv = model.hidden(self.tokens, self.positions, group_mask(groups))
+        # Without padding every position sees every other: no mask lets attention take its
+        # fastest kernel (about twice the speed of a masked one on a CPU).
+        mask = None if bool(self.valid.all()) else group_mask(torch.where(self.valid, 0, -1))
+        _, self.kv = model.hidden(self.tokens, self.positions, mask)
         return self
 
     def rows(self, index: torch.Tensor) -> Context:
@@ -153,6 +155,9 @@ def canvas_hidden(
 ) -> torch.Tensor:
     """Hidden states (R, L, C) of canvas rows attending to their context and themselves."""
     R, L = tokens.shape
+    if use_cache and context.kv is not None and bool(context.valid.all() & valid.all()):
+        h, _ = model.hidden(tokens, positions, None, context.kv)
+        return h
     if use_cache and context.kv is not None:
         keys_valid = torch.cat((context.valid, valid), dim=1)  # (R, Tc + L)
         mask = keys_valid[:, None, None, :].expand(R, 1, L, keys_valid.shape[1])

@@ -4,7 +4,8 @@ import threading
 
 import pytest
 
-from diffill.model import Cancelled, InfillError, InfillRequest
+from diffill.model import Cancelled, InfillError, InfillRequest, SamplerOptions
+from diffill.model.sampler import PRESETS
 
 
 def test_infill_returns_text_and_facts(infiller):
@@ -111,3 +112,25 @@ def test_batch_of_requests_with_rewrites(infiller):
         ]
     )
     assert len(rs) == 2 and rs[1].length == 3
+
+
+def test_rows_that_finish_early_leave_the_batch_without_changing_results(infiller):
+    # Different lengths finish after different numbers of steps; each result must be what
+    # the request gives alone.
+    requests = [
+        InfillRequest("a = ", "\n", length=2),
+        InfillRequest("def long_function_name(x, y):\n    ", "\n\nz = 1\n", length=20),
+        InfillRequest("import os\n", "", length=9),
+    ]
+    batch = infiller.infill_batch(requests, max_steps=6)
+    for r, got in zip(requests, batch):
+        alone = infiller.infill(r.prefix, r.suffix, length=r.length, max_steps=6)
+        assert got.tokens == alone.tokens
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_presets_are_valid_sampler_settings(infiller, preset):
+    r = infiller.infill("import os\n", "\n", **PRESETS[preset])
+    assert 1 <= len(r.candidates) <= PRESETS[preset]["length_candidates"]
+    assert r.steps <= PRESETS[preset]["max_steps"]
+    assert SamplerOptions() == SamplerOptions.of(**PRESETS["balanced"])
