@@ -72,24 +72,35 @@ def main() -> None:
     ap.add_argument("--tasks", help="held-out tasks (JSONL) for exact match")
     ap.add_argument("--n", type=int, default=100, help="tasks used from --tasks")
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--preset", default="balanced", choices=sorted(PRESETS))
+    ap.add_argument(
+        "--presets",
+        default="balanced,fast",
+        help="presets timed (the first also sets the baseline's length candidates)",
+    )
+    ap.add_argument(
+        "--quality-presets", default="quality,balanced,fast", help="presets scored on --tasks"
+    )
+    ap.add_argument("--max-context", type=int, default=1024, help="context budget (tokens)")
     ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--lengths", default=",".join(map(str, LENGTHS)))
     ap.add_argument("--out", help="save the JSON here instead of bench/results/")
     args = ap.parse_args()
     lengths = [int(x) for x in args.lengths.split(",")]
-    sampler = PRESETS[args.preset]
+    presets = args.presets.split(",")
+    # The baseline: the same network and canvases, one token committed per step.
+    baseline = {**PRESETS[presets[0]], **ONE_PER_STEP}
 
     infiller = load(args.model, device=args.device)
+    infiller.max_context_tokens = args.max_context
     peer = autoregressive.load(args.ar_model, device=args.device) if args.ar_model else None
+    if peer is not None:
+        peer.max_context_tokens = args.max_context
     rows = []
     for ctx in CONTEXTS:
         prefix, suffix = context(ctx, infiller)
         for length in lengths:
-            decoders = [
-                (f"diffusion ({args.preset})", sampler),
-                ("diffusion, one token per step", ONE_PER_STEP),
-            ]
+            decoders = [(f"diffusion ({p})", PRESETS[p]) for p in presets]
+            decoders.append(("diffusion, one token per step", baseline))
             for name, opts in decoders:
                 times, r = timed(
                     lambda seed, o=opts, p=prefix, s=suffix, n=length: infiller.infill(
@@ -117,8 +128,9 @@ def main() -> None:
         "parameters": infiller.num_parameters,
         "ar_model": args.ar_model,
         "device": args.device,
-        "preset": args.preset,
-        "sampler": sampler,
+        "presets": {p: PRESETS[p] for p in {*presets, *args.quality_presets.split(",")}},
+        "baseline": baseline,
+        "max_context_tokens": args.max_context,
         "repeats": args.repeats,
         "rows": rows,
         "tasks": args.tasks,
@@ -130,10 +142,8 @@ def main() -> None:
     if args.tasks:
         tasks = evaluation.read_tasks(args.tasks)
         tasks = [t for t in tasks if t.kind == "single_line"][: args.n] or tasks[: args.n]
-        runs = [
-            (f"diffusion ({args.preset})", infiller, sampler),
-            ("diffusion, one token per step", infiller, ONE_PER_STEP),
-        ]
+        runs = [(f"diffusion ({p})", infiller, PRESETS[p]) for p in args.quality_presets.split(",")]
+        runs.append(("diffusion, one token per step", infiller, baseline))
         if peer is not None:
             runs.append(("autoregressive peer", peer, {}))
         for name, model, opts in runs:
