@@ -247,7 +247,8 @@ def _print_length_table(report: dict) -> None:
         table.add_column(c.replace("_", " "), justify="right")
     for kind, row in report["sets"].items():
         table.add_row(kind, *(str(row[c]) for c in cols))
-    Console().print(table)
+    # Piped output would be cut to 80 columns and the figures truncated.
+    Console(width=None if sys.stdout.isatty() else 160).print(table)
 
 
 def _print_eval_table(summary: dict) -> None:
@@ -271,7 +272,8 @@ def _print_eval_table(summary: dict) -> None:
         table.add_column(c.replace("_", " "), justify="right")
     for kind, row in summary.items():
         table.add_row(kind, *("-" if row[c] is None else str(row[c]) for c in cols))
-    Console().print(table)
+    # Piped output would be cut to 80 columns and the figures truncated.
+    Console(width=None if sys.stdout.isatty() else 160).print(table)
 
 
 def _parse_selection(doc, args: argparse.Namespace) -> tuple[int, int]:
