@@ -23,7 +23,7 @@ import torch
 
 from . import checkpoint
 from .hardware import describe, fast_bf16, resolve_device
-from .network import DiffusionLM
+from .network import DiffusionLM, group_mask
 from .sampler import CancelHandle, Context, SamplerOptions, Step, canvas_hidden, denoise
 from .tokenizer import CodeTokenizer
 
@@ -149,6 +149,24 @@ class Infiller:
         if accept is not None:
             requests = [r if r.accept else replace(r, accept=accept) for r in requests]
         return self._run(requests, SamplerOptions.of(**sampler_options), None, cancel)
+
+    @torch.no_grad()
+    def logits(self, token_ids: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, T, V) float32 logits of `token_ids` (B, T), position i predicting token i
+        (this network predicts in place), every position attending to every other.
+
+        valid: (B, T) bool; False marks right padding (attended by nothing).
+        The same contract as the open-checkpoint backends (`HFInfiller.logits`).
+        """
+        token_ids = token_ids.to(self.device)
+        B, T = token_ids.shape
+        positions = torch.arange(T, device=self.device).expand(B, T)
+        mask = None
+        if valid is not None:
+            groups = torch.where(valid.to(self.device), 0, -1)
+            mask = group_mask(groups)
+        h, _ = self.model.hidden(token_ids, positions, mask)
+        return self.model.token_logits(h).float()
 
     def length_distribution(self, prefix: str, suffix: str) -> torch.Tensor:
         """The length head's probabilities over span lengths 0..span_positions-1."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+import torch
 
 from diffill.model import Cancelled, InfillError, InfillRequest, SamplerOptions
 from diffill.model.sampler import PRESETS
@@ -134,3 +135,14 @@ def test_presets_are_valid_sampler_settings(infiller, preset):
     assert 1 <= len(r.candidates) <= PRESETS[preset]["length_candidates"]
     assert r.steps <= PRESETS[preset]["max_steps"]
     assert SamplerOptions() == SamplerOptions.of(**PRESETS["balanced"])
+
+
+def test_logits_predict_in_place_and_ignore_padding(infiller):
+    ids = torch.tensor([[5, 6, 7, 8], [5, 6, 7, infiller.tokenizer.pad_id]])
+    valid = torch.tensor([[True] * 4, [True, True, True, False]])
+    out = infiller.logits(ids, valid)
+    assert out.shape == (2, 4, infiller.model.cfg.vocab_size) and out.dtype == torch.float32
+    alone = infiller.logits(ids[1:, :3])
+    assert torch.allclose(out[1, :3], alone[0], atol=1e-4)
+    # Bidirectional: a later token changes an earlier position's logits.
+    assert not torch.allclose(out[0, 0], out[1, 0], atol=1e-4)
