@@ -402,11 +402,31 @@ def _issue(node: Node) -> SyntaxIssue:
     return SyntaxIssue(node.start_byte, node.end_byte, "missing", f"missing {what}")
 
 
+@cache
+def _block_query(language: Language) -> Query:
+    return Query(language, "(block) @block")
+
+
+def _empty_python_blocks(tree: Tree) -> Iterator[SyntaxIssue]:
+    """Python bodies holding no statement (only comments, or nothing).
+
+    tree-sitter's Python grammar accepts them; Python does not ("expected an indented
+    block"). Without this check a fill that turns `pass` into a comment would pass as clean.
+    """
+    if tree.language.name != "python":
+        return
+    for node in QueryCursor(_block_query(tree.language)).captures(tree.root_node).get("block", []):
+        if all(child.type == "comment" for child in node.named_children) and not node.has_error:
+            # The block starts after the colon; an empty one may be zero-width.
+            yield SyntaxIssue(node.start_byte, node.end_byte, "missing", "missing the body")
+
+
 def syntax_issues(tree: Tree) -> list[SyntaxIssue]:
-    """Every outermost ERROR node and every MISSING node not inside one, sorted by start."""
-    return sorted(
-        (_issue(node) for node in _issue_nodes(tree)), key=lambda issue: (issue.start, issue.end)
-    )
+    """Every outermost ERROR node and every MISSING node not inside one, and every Python
+    body without a statement, sorted by start."""
+    issues = [_issue(node) for node in _issue_nodes(tree)]
+    issues += _empty_python_blocks(tree)
+    return sorted(issues, key=lambda issue: (issue.start, issue.end))
 
 
 def count_errors(tree: Tree) -> int:

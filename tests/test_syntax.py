@@ -195,6 +195,31 @@ def test_errors_after_non_ascii_text_have_byte_offsets() -> None:
     assert issue.start == at(source, "print")
 
 
+@pytest.mark.parametrize(
+    "source",
+    [
+        b"def f():\n    # compute it\n\nx = 1\n",
+        b"def f():\n\nx = 1\n",
+        b"if x:\n    pass\nelse:\n    # nothing\n",
+        b"class A:\n",
+    ],
+)
+def test_a_python_body_without_a_statement_is_an_issue(source: bytes) -> None:
+    # tree-sitter's grammar accepts these; Python says "expected an indented block".
+    with pytest.raises(SyntaxError):
+        compile(source, "t.py", "exec")
+    [issue] = syntax_issues(parse(source, PY))
+    assert (issue.kind, issue.message) == ("missing", "missing the body")
+
+
+def test_bodies_with_statements_and_other_languages_empty_blocks_are_fine() -> None:
+    ok = b"class A:\n    # a note\n    def g(self):\n        return 1  # done\n"
+    compile(ok, "t.py", "exec")
+    assert syntax_issues(parse(ok, PY)) == []
+    assert syntax_issues(parse(b"function f() {}\n", language_for_name("javascript"))) == []
+    assert syntax_issues(parse(b"fn main() {}\n", language_for_name("rust"))) == []
+
+
 def test_issues_are_sorted_and_nothing_inside_an_error_is_listed_again() -> None:
     source = b"def f(:\n    pass\n\nx = (1 +\n\ny = [1, 2\n"
     issues = syntax_issues(parse(source, PY))
