@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from . import checkpoint
 from .hardware import fast_bf16, resolve_device
+from .infiller import trim_context
 from .network import DiffusionLM
 from .tokenizer import CodeTokenizer
 
@@ -157,15 +158,9 @@ class ARInfiller:
     def prompt(self, prefix: str, suffix: str) -> list[int]:
         t = self.tokenizer
         suffix_id, middle_id, _ = sentinels(t)
-        pre, suf = t.encode(prefix), t.encode(suffix)
-        budget = self.max_context_tokens
-        pre_cut = suf_cut = False
-        if len(pre) + len(suf) > budget:
-            keep_suf = min(len(suf), budget // 3)
-            keep_pre = min(len(pre), budget - keep_suf)
-            keep_suf = budget - keep_pre
-            pre_cut, suf_cut = len(pre) > keep_pre, len(suf) > keep_suf
-            pre, suf = pre[len(pre) - keep_pre :], suf[:keep_suf]
+        pre, suf, pre_cut, suf_cut = trim_context(
+            t.encode(prefix), t.encode(suffix), self.max_context_tokens
+        )
         if not pre_cut:
             pre = [t.bof_id, *pre]
         if not suf_cut:

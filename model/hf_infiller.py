@@ -36,7 +36,7 @@ from .hf_checkpoint import Family
 from .hf_network import BidirectionalDecoder
 from .hf_sampler import denoise
 from .hf_tokenizer import HFTokenizer
-from .infiller import LENGTH_QUANTILES, InfillError, InfillRequest, InfillResult
+from .infiller import LENGTH_QUANTILES, InfillError, InfillRequest, InfillResult, trim_context
 from .sampler import CancelHandle, SamplerOptions, Step
 
 # Longest span the model is asked to write; also the length probe's canvas.
@@ -175,15 +175,9 @@ class HFInfiller:
         """Prefix and suffix ids, cut to the budget nearest the gap, with the family's
         sentinels where the file really starts or ends."""
         t = self.tokenizer
-        pre, suf = t.encode(prefix), t.encode(suffix)
-        budget = self.max_context_tokens
-        pre_cut = suf_cut = False
-        if len(pre) + len(suf) > budget:
-            keep_suf = min(len(suf), budget // 3)
-            keep_pre = min(len(pre), budget - keep_suf)
-            keep_suf = budget - keep_pre
-            pre_cut, suf_cut = len(pre) > keep_pre, len(suf) > keep_suf
-            pre, suf = pre[len(pre) - keep_pre :], suf[:keep_suf]
+        pre, suf, pre_cut, suf_cut = trim_context(
+            t.encode(prefix), t.encode(suffix), self.max_context_tokens
+        )
         if self.family.bos_before_prefix and t.bos_id is not None and not pre_cut:
             pre = [t.bos_id, *pre]
         if self.family.eos_after_suffix and t.eos_id is not None and not suf_cut:

@@ -64,6 +64,24 @@ class InfillRequest:
     accept: Callable[[str], bool] | None = None  # this request's candidate check
 
 
+def trim_context(
+    prefix: list[int], suffix: list[int], budget: int
+) -> tuple[list[int], list[int], bool, bool]:
+    """Prefix and suffix ids cut to `budget` tokens, keeping those nearest the gap (up to a
+    third for the suffix when both are long), and whether each was cut."""
+    if len(prefix) + len(suffix) <= budget:
+        return prefix, suffix, False, False
+    keep_suf = min(len(suffix), budget // 3)
+    keep_pre = min(len(prefix), budget - keep_suf)
+    keep_suf = budget - keep_pre
+    return (
+        prefix[len(prefix) - keep_pre :],
+        suffix[:keep_suf],
+        len(prefix) > keep_pre,
+        len(suffix) > keep_suf,
+    )
+
+
 class Infiller:
     """A loaded model and its tokenizer, ready to infill."""
 
@@ -184,19 +202,9 @@ class Infiller:
 
     def _encode_context(self, prefix: str, suffix: str) -> tuple[list[int], list[int]]:
         t = self.tokenizer
-        pre = t.encode(prefix)
-        suf = t.encode(suffix)
-        # Keep the tokens nearest the gap when the context is over budget.
-        budget = self.max_context_tokens
-        if len(pre) + len(suf) > budget:
-            keep_suf = min(len(suf), budget // 3)
-            keep_pre = min(len(pre), budget - keep_suf)
-            keep_suf = budget - keep_pre
-            pre_cut, suf_cut = len(pre) > keep_pre, len(suf) > keep_suf
-            pre = pre[len(pre) - keep_pre :]
-            suf = suf[:keep_suf]
-        else:
-            pre_cut = suf_cut = False
+        pre, suf, pre_cut, suf_cut = trim_context(
+            t.encode(prefix), t.encode(suffix), self.max_context_tokens
+        )
         if not pre_cut:
             pre = [t.bof_id, *pre]
         if not suf_cut:

@@ -200,14 +200,14 @@ class DenoiseResult:
     score: torch.Tensor  # (R,) mean log-confidence of generated positions
 
 
-def _propose(
+def propose(
     logits: torch.Tensor, options: SamplerOptions, gen: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Proposal tokens, their probability, and the ordering score; each (R, L)."""
+    """Proposal tokens, their probability, and the ordering score, for logits (..., V)."""
     logits = logits.float()
     if options.temperature > 0:
         logits = logits / options.temperature
-    probs = torch.softmax(logits, dim=-1)  # (R, L, V)
+    probs = torch.softmax(logits, dim=-1)
     if options.temperature > 0:
         p = probs
         if options.top_p < 1:
@@ -215,8 +215,9 @@ def _propose(
             keep = sorted_p.cumsum(-1) - sorted_p < options.top_p  # always keeps the top one
             p = torch.zeros_like(p).scatter(-1, order, sorted_p * keep)
             p = p / p.sum(-1, keepdim=True)
-        flat = p.reshape(-1, p.shape[-1])
-        x0 = torch.multinomial(flat, 1, generator=gen).view(p.shape[:-1])
+        # The generator lives on the CPU, so a seed means the same thing on every device.
+        x0 = torch.multinomial(p.reshape(-1, p.shape[-1]).cpu(), 1, generator=gen)
+        x0 = x0.view(p.shape[:-1]).to(p.device)
     else:
         x0 = probs.argmax(-1)
     conf = probs.gather(-1, x0[..., None])[..., 0]
@@ -228,6 +229,60 @@ def _propose(
     else:
         rank = (probs * probs.clamp_min(1e-12).log()).sum(-1)  # negative entropy
     return x0, conf, rank
+
+
+def commit_step(
+    tokens: torch.Tensor,
+    masked: torch.Tensor,
+    confidence: torch.Tensor,
+    generated: torch.Tensor,
+    proposal: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    step: int,
+    options: SamplerOptions,
+    mask_id: int,
+    probs_now: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One step's commit rule, shared by every sampler; returns (tokens, masked, confidence).
+
+    proposal: (x0, conf, rank), each (R, L), from `propose`.
+    probs_now: (R, L) the model's current probability of every token on the canvas; needed
+        only for remasking.
+    With a step budget, the surest share of the remaining masks is committed; with a
+    threshold, every proposal above it, and never so few that `max_steps` would be
+    exceeded. Remasking sends committed tokens the model now doubts back under a mask.
+    """
+    x0, conf, rank = proposal
+    L = tokens.shape[1]
+    device = tokens.device
+    n_masked = masked.sum(1)  # (R,)
+    rank = torch.where(masked, rank, float("-inf"))
+    if options.steps is not None:
+        steps_left = max(1, options.steps - step + 1)
+        n_commit = torch.ceil(n_masked / steps_left).long()
+    else:
+        steps_left = max(1, options.max_steps - step + 1)
+        floor = torch.ceil(n_masked / steps_left).long().clamp_min(1)
+        n_commit = torch.maximum(((conf > options.threshold) & masked).sum(1), floor)
+    n_commit = torch.minimum(n_commit, n_masked)
+    order = rank.argsort(dim=1, descending=True)
+    take = torch.arange(L, device=device)[None, :] < n_commit[:, None]
+    chosen = torch.zeros_like(masked).scatter_(1, order, take) & masked
+
+    if options.remask > 0 and probs_now is not None:
+        # Self-correction: at most n_commit - 1 per row, so the mask count still falls.
+        doubt = generated & ~masked & (probs_now < options.remask)
+        doubt_rank = torch.where(doubt, -probs_now, float("-inf"))
+        n_remask = torch.minimum(doubt.sum(1), n_commit - 1)
+        d_order = doubt_rank.argsort(dim=1, descending=True)
+        d_take = torch.arange(L, device=device)[None, :] < n_remask[:, None]
+        remask = torch.zeros_like(masked).scatter_(1, d_order, d_take) & doubt
+        tokens = torch.where(remask, torch.full_like(tokens, mask_id), tokens)
+        masked = masked | remask
+        confidence = torch.where(remask, 0.0, confidence)
+
+    tokens = torch.where(chosen, x0, tokens)
+    confidence = torch.where(chosen, conf, confidence)
+    return tokens, masked & ~chosen, confidence
 
 
 @torch.no_grad()
@@ -270,7 +325,6 @@ def denoise(
     confidence = torch.where(masked, 0.0, 1.0).to(device)
     gen = torch.Generator(device="cpu").manual_seed(options.seed)
     step = 0
-    total_budget = options.steps
     active = torch.arange(R, device=device)
     row_context = context
     while bool(masked.any()):
@@ -295,7 +349,7 @@ def denoise(
             logits = model.token_logits(h[m_act])  # (N, V)
         if forbidden_ids:
             logits[..., list(forbidden_ids)] = float("-inf")
-        x0n, confn, rankn = _propose(logits.cpu() if device.type != "cpu" else logits, options, gen)
+        x0n, confn, rankn = propose(logits.cpu() if device.type != "cpu" else logits, options, gen)
         # Rows are in order and every masked position lies in an active row, so the masked
         # positions of the whole canvas line up with the proposals.
         x0 = tokens.clone()
@@ -304,42 +358,23 @@ def denoise(
         conf[masked] = confn.to(device)
         rank = torch.full((R, L), float("-inf"), device=device)
         rank[masked] = rankn.to(device)
-        n_masked = masked.sum(1)  # (R,)
-        if total_budget is not None:
-            steps_left = max(1, total_budget - step + 1)
-            n_commit = torch.ceil(n_masked / steps_left).long()
-        else:
-            # Above the threshold, and never so few that max_steps would be exceeded.
-            steps_left = max(1, options.max_steps - step + 1)
-            floor = torch.ceil(n_masked / steps_left).long().clamp_min(1)
-            n_commit = torch.maximum(((conf > options.threshold) & masked).sum(1), floor)
-        n_commit = torch.minimum(n_commit, n_masked)
-        order = rank.argsort(dim=1, descending=True)
-        chosen = torch.zeros_like(masked)
-        take = torch.arange(L, device=device)[None, :] < n_commit[:, None]
-        chosen.scatter_(1, order, take)
-        chosen &= masked
-
-        if options.remask > 0:
-            # Self-correction: committed tokens the model now doubts go back under a mask,
-            # at most n_commit - 1 per row so the mask count still falls every step.
+        probs_now = None
+        if logits_act is not None:
             probs_now = torch.ones(R, L, device=device)
             probs_now[active] = torch.softmax(logits_act.float(), -1).gather(
                 -1, tokens[active][..., None]
             )[..., 0]
-            doubt = generated & ~masked & (probs_now < options.remask)
-            doubt_rank = torch.where(doubt, -probs_now, float("-inf"))
-            n_remask = torch.minimum(doubt.sum(1), n_commit - 1)
-            d_order = doubt_rank.argsort(dim=1, descending=True)
-            d_take = torch.arange(L, device=device)[None, :] < n_remask[:, None]
-            remask = torch.zeros_like(masked).scatter_(1, d_order, d_take) & doubt
-            tokens = torch.where(remask, torch.full_like(tokens, mask_id), tokens)
-            masked = masked | remask
-            confidence = torch.where(remask, 0.0, confidence)
-
-        tokens = torch.where(chosen, x0, tokens)
-        confidence = torch.where(chosen, conf, confidence)
-        masked = masked & ~chosen
+        tokens, masked, confidence = commit_step(
+            tokens,
+            masked,
+            confidence,
+            generated,
+            (x0, conf, rank),
+            step,
+            options,
+            mask_id,
+            probs_now,
+        )
         if on_step is not None:
             on_step(Step(step, tokens.clone(), int(masked.sum())))
     n_gen = generated.sum(1).clamp_min(1)
