@@ -24,7 +24,7 @@ from tokenizers import AddedToken, Regex, Tokenizer, decoders, normalizers, pre_
 from tokenizers.models import BPE
 
 from .checkpoint import CheckpointError
-from .tokenizer import TokenizerError, _bytes_to_unicode
+from .tokenizer import _bytes_to_unicode, check_unicode
 
 # `Qwen2Tokenizer`'s pre-tokenizer (transformers, tokenization_qwen2.PRETOKENIZE_REGEX): the
 # pattern is part of the tokenizer's definition but is not stored in vocab.json/merges.txt.
@@ -218,15 +218,7 @@ class HFTokenizer:
                 out.append(self._tok.decode([i], skip_special_tokens=False).encode("utf-8"))
         return out
 
-    @staticmethod
-    def _check(text: str) -> None:
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError as err:
-            raise TokenizerError(
-                f"text has an unpaired surrogate at index {err.start} "
-                "(not valid Unicode, so it has no UTF-8 form to tokenize)"
-            ) from None
+    _check = staticmethod(check_unicode)
 
     def encode(self, text: str) -> list[int]:
         self._check(text)

@@ -21,6 +21,17 @@ class TokenizerError(ValueError):
     """Text that cannot be tokenized (for example, lone surrogates), with the reason."""
 
 
+def check_unicode(text: str) -> None:
+    """TokenizerError, naming the index, for text with a lone surrogate (it has no UTF-8)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise TokenizerError(
+            f"text has an unpaired surrogate at index {err.start} "
+            "(not valid Unicode, so it has no UTF-8 form to tokenize)"
+        ) from None
+
+
 class CodeTokenizer:
     """A thin wrapper that names the special ids and refuses text it cannot round-trip."""
 
@@ -59,15 +70,7 @@ class CodeTokenizer:
     def to_json(self) -> str:
         return self._tok.to_str()
 
-    @staticmethod
-    def _check(text: str) -> None:
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError as err:
-            raise TokenizerError(
-                f"text has an unpaired surrogate at index {err.start} "
-                "(not valid Unicode, so it has no UTF-8 form to tokenize)"
-            ) from None
+    _check = staticmethod(check_unicode)
 
     def encode(self, text: str) -> list[int]:
         """Token ids of `text`; raises TokenizerError for lone surrogates."""
