@@ -11,6 +11,10 @@
 #   4. leave in $OUT what comes back: the diffusion model's bf16 shards and config, and one
 #      archive of logs, tasks and figures.
 #
+# The machine has no tree-sitter; bring it as wheels in .whl (git-ignored), fetched here with
+#   pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#     --platform manylinux_2_17_x86_64 -d .whl tree-sitter==0.26.1 tree-sitter-python==0.25.0
+#
 # Run from the repository root. Knobs (environment): BUDGET_S (whole run, default 540),
 # SIZE (base), BATCH (96), WORKERS (per trainer, 6), DEVICE (cuda), ROOTS (source trees;
 # default the stdlib and site-packages), EVAL_N (tasks per kind, 100), OUT.
