@@ -86,6 +86,4 @@ def denoise(
         )
         if on_step is not None:
             on_step(Step(step, tokens.clone(), int(masked.sum())))
-    n_gen = generated.sum(1).clamp_min(1)
-    score = (confidence.clamp_min(1e-9).log() * generated).sum(1) / n_gen
-    return DenoiseResult(tokens, confidence, step, score)
+    return DenoiseResult.scored(tokens, confidence, generated, step)

@@ -17,14 +17,14 @@ decided in `hf_checkpoint`, together with the ids in `config.json`.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, normalizers, pre_tokenizers
 from tokenizers.models import BPE
 
 from .checkpoint import CheckpointError
-from .tokenizer import _bytes_to_unicode, check_unicode
+from .tokenizer import ByteTokens, _bytes_to_unicode
 
 # `Qwen2Tokenizer`'s pre-tokenizer (transformers, tokenization_qwen2.PRETOKENIZE_REGEX): the
 # pattern is part of the tokenizer's definition but is not stored in vocab.json/merges.txt.
@@ -160,7 +160,7 @@ def special_token_id(tok: Tokenizer, config: dict, name: str) -> int | None:
     return None if text is None else tok.token_to_id(text)
 
 
-class HFTokenizer:
+class HFTokenizer(ByteTokens):
     """The checkpoint's tokenizer with the interface diffill uses (`encode`, `decode`,
     special ids). Text is never parsed into control tokens: ``<|mask|>`` typed in a file
     is encoded as ordinary text, as with the shipped tokenizer."""
@@ -218,20 +218,6 @@ class HFTokenizer:
                 out.append(self._tok.decode([i], skip_special_tokens=False).encode("utf-8"))
         return out
 
-    _check = staticmethod(check_unicode)
-
-    def encode(self, text: str) -> list[int]:
-        self._check(text)
-        if not text:
-            return []
-        return self._tok.encode(text, add_special_tokens=False).ids
-
-    def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
-        for t in texts:
-            self._check(t)
-        encs = self._tok.encode_batch(list(texts), add_special_tokens=False)
-        return [e.ids for e in encs]
-
     def encode_with_offsets(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
         """Token ids of `text` and each token's character range in `text`."""
         self._check(text)
@@ -240,13 +226,8 @@ class HFTokenizer:
         enc = self._tok.encode(text, add_special_tokens=False)
         return enc.ids, [tuple(o) for o in enc.offsets]
 
-    def token_bytes(self, token_id: int) -> bytes:
-        return self._token_bytes[token_id]
-
     def decode_bytes(self, ids: Iterable[int]) -> bytes:
-        """Raw bytes of non-special tokens (special tokens contribute nothing)."""
+        """Raw bytes of non-special tokens; ids past the tokenizer (padded embedding rows)
+        contribute nothing either."""
         n = self.vocab_size
         return b"".join(self._token_bytes[i] for i in ids if 0 <= i < n)
-
-    def decode(self, ids: Iterable[int]) -> str:
-        return self.decode_bytes(ids).decode("utf-8", errors="replace")

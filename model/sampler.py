@@ -199,6 +199,15 @@ class DenoiseResult:
     steps: int
     score: torch.Tensor  # (R,) mean log-confidence of generated positions
 
+    @classmethod
+    def scored(
+        cls, tokens: torch.Tensor, confidence: torch.Tensor, generated: torch.Tensor, steps: int
+    ) -> DenoiseResult:
+        """The result, scored by the mean log-confidence of the positions generated."""
+        n_gen = generated.sum(1).clamp_min(1)
+        score = (confidence.clamp_min(1e-9).log() * generated).sum(1) / n_gen
+        return cls(tokens, confidence, steps, score)
+
 
 def propose(
     logits: torch.Tensor, options: SamplerOptions, gen: torch.Generator
@@ -377,6 +386,4 @@ def denoise(
         )
         if on_step is not None:
             on_step(Step(step, tokens.clone(), int(masked.sum())))
-    n_gen = generated.sum(1).clamp_min(1)
-    score = (confidence.clamp_min(1e-9).log() * generated).sum(1) / n_gen
-    return DenoiseResult(tokens, confidence, step, score)
+    return DenoiseResult.scored(tokens, confidence, generated, step)

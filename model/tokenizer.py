@@ -32,7 +32,41 @@ def check_unicode(text: str) -> None:
         ) from None
 
 
-class CodeTokenizer:
+class ByteTokens:
+    """Encoding and decoding shared by diffill's tokenizer and the open checkpoints': an HF
+    `tokenizers.Tokenizer` in `_tok` and each token's raw bytes in `_token_bytes`."""
+
+    _tok: Tokenizer
+    _token_bytes: list[bytes]
+
+    _check = staticmethod(check_unicode)
+
+    def encode(self, text: str) -> list[int]:
+        """Token ids of `text`; raises TokenizerError for lone surrogates."""
+        self._check(text)
+        if not text:
+            return []
+        return self._tok.encode(text, add_special_tokens=False).ids
+
+    def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
+        for t in texts:
+            self._check(t)
+        encs = self._tok.encode_batch(list(texts), add_special_tokens=False)
+        return [e.ids for e in encs]
+
+    def token_bytes(self, token_id: int) -> bytes:
+        return self._token_bytes[token_id]
+
+    def decode_bytes(self, ids: Iterable[int]) -> bytes:
+        """Raw bytes of non-special tokens (special tokens contribute nothing)."""
+        return b"".join(self._token_bytes[i] for i in ids)
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """Text of `ids`; a byte sequence cut mid-character decodes as U+FFFD, never raises."""
+        return self.decode_bytes(ids).decode("utf-8", errors="replace")
+
+
+class CodeTokenizer(ByteTokens):
     """A thin wrapper that names the special ids and refuses text it cannot round-trip."""
 
     def __init__(self, tokenizer: Tokenizer) -> None:
@@ -69,32 +103,6 @@ class CodeTokenizer:
 
     def to_json(self) -> str:
         return self._tok.to_str()
-
-    _check = staticmethod(check_unicode)
-
-    def encode(self, text: str) -> list[int]:
-        """Token ids of `text`; raises TokenizerError for lone surrogates."""
-        self._check(text)
-        if not text:
-            return []
-        return self._tok.encode(text, add_special_tokens=False).ids
-
-    def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
-        for t in texts:
-            self._check(t)
-        encs = self._tok.encode_batch(list(texts), add_special_tokens=False)
-        return [e.ids for e in encs]
-
-    def token_bytes(self, token_id: int) -> bytes:
-        return self._token_bytes[token_id]
-
-    def decode_bytes(self, ids: Iterable[int]) -> bytes:
-        """Raw bytes of non-special tokens (special tokens contribute nothing)."""
-        return b"".join(self._token_bytes[i] for i in ids)
-
-    def decode(self, ids: Iterable[int]) -> str:
-        """Text of `ids`; a byte sequence cut mid-character decodes as U+FFFD, never raises."""
-        return self.decode_bytes(ids).decode("utf-8", errors="replace")
 
 
 def _bytes_to_unicode() -> list[str]:
