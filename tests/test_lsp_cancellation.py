@@ -32,11 +32,6 @@ async def client(lsp_client: LanguageClient):
     await lsp_client.shutdown_session()
 
 
-@pytest.fixture(scope="module")
-def editor(client: LanguageClient) -> Editor:
-    return client.editor
-
-
 async def then_a_request_is_served(editor: Editor) -> None:
     uri = editor.open(FAST)
     argument = editor.edit_argument(uri, editor.range(uri, "total = a + b"))

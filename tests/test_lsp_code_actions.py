@@ -5,36 +5,18 @@ the exact edit, on the version it was listed for."""
 from __future__ import annotations
 
 import pytest
-import pytest_lsp
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
-from pytest_lsp import ClientServerConfig, LanguageClient
 
 from diffill.server import protocol
 from diffill.server.engine import Intent
 
-from .lsp_harness import CLIENTS, Editor, server_command, server_env
+from .lsp_harness import Editor
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 FILL_DOC = '# out: "return a + b"\ndef add(a, b):\n    pass\n\n\ny = add(1, 2)\n'
 BROKEN_DOC = '# out: "print(x)"\nx = 1\nprint(x\n'
-
-
-@pytest_lsp.fixture(
-    config=ClientServerConfig(server_command=server_command(), server_env=server_env()),
-    scope="module",
-    params=CLIENTS,
-)
-async def client(lsp_client: LanguageClient, request):
-    await Editor(lsp_client).start(request.param)
-    yield
-    await lsp_client.shutdown_session()
-
-
-@pytest.fixture(scope="module")
-def editor(client: LanguageClient) -> Editor:
-    return client.editor
 
 
 def summary(actions: list[types.CodeAction]) -> list[tuple[str, str]]:

@@ -4,29 +4,11 @@ apply, in the VS Code (utf-16, versioned edits) and Neovim (utf-8, plain changes
 from __future__ import annotations
 
 import pytest
-import pytest_lsp
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient
 
-from .lsp_harness import CLIENTS, Editor, server_command, server_env
+from .lsp_harness import Editor
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-
-@pytest_lsp.fixture(
-    config=ClientServerConfig(server_command=server_command(), server_env=server_env()),
-    scope="module",
-    params=CLIENTS,
-)
-async def client(lsp_client: LanguageClient, request):
-    await Editor(lsp_client).start(request.param)
-    yield
-    await lsp_client.shutdown_session()
-
-
-@pytest.fixture(scope="module")
-def editor(client: LanguageClient) -> Editor:
-    return client.editor
 
 
 def applied_edits(editor: Editor, uri: str) -> tuple[int | None, list[types.TextEdit]]:

@@ -32,11 +32,6 @@ async def client(lsp_client: LanguageClient):
     await lsp_client.shutdown_session()
 
 
-@pytest.fixture(scope="module")
-def editor(client: LanguageClient) -> Editor:
-    return client.editor
-
-
 def rewrite(editor: Editor, uri: str) -> asyncio.Future:
     argument = editor.edit_argument(uri, editor.range(uri, "total = a + b"))
     return asyncio.ensure_future(editor.command("diffill.rewrite", argument))

@@ -32,11 +32,6 @@ async def client(lsp_client: LanguageClient):
     await lsp_client.shutdown_session()
 
 
-@pytest.fixture(scope="module")
-def editor(client: LanguageClient) -> Editor:
-    return client.editor
-
-
 async def test_published_on_open_and_cleared_when_fixed(editor: Editor):
     uri = editor.open(BROKEN)
     assert await editor.diagnostics(uri) == [SYNTAX_ERROR]

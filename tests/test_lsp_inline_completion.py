@@ -30,11 +30,6 @@ async def client(lsp_client: LanguageClient):
     await lsp_client.shutdown_session()
 
 
-@pytest.fixture(scope="module")
-def editor(client: LanguageClient) -> Editor:
-    return client.editor
-
-
 def complete(
     editor: Editor, uri: str, line: int, character: int, token: str | None = None
 ) -> asyncio.Future:

@@ -6,31 +6,13 @@ CRLF files keep their line endings."""
 from __future__ import annotations
 
 import pytest
-import pytest_lsp
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient
 
-from .lsp_harness import CLIENTS, Editor, server_command, server_env
+from .lsp_harness import Editor
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 OUT = '# out: "total = a * b"\n'
-
-
-@pytest_lsp.fixture(
-    config=ClientServerConfig(server_command=server_command(), server_env=server_env()),
-    scope="module",
-    params=CLIENTS,
-)
-async def client(lsp_client: LanguageClient, request):
-    await Editor(lsp_client).start(request.param)
-    yield
-    await lsp_client.shutdown_session()
-
-
-@pytest.fixture(scope="module")
-def editor(client: LanguageClient) -> Editor:
-    return client.editor
 
 
 def last_edits(editor: Editor) -> list[types.TextEdit]:

@@ -26,11 +26,6 @@ async def client(lsp_client: LanguageClient):
     await lsp_client.shutdown_session()
 
 
-@pytest.fixture(scope="module")
-def editor(client: LanguageClient) -> Editor:
-    return client.editor
-
-
 async def test_preview_streams_each_step_then_the_result(editor: Editor):
     uri = editor.open(DOC)
     rng = editor.range(uri, "total = a + b")

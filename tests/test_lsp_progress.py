@@ -27,11 +27,6 @@ async def client(lsp_client: LanguageClient):
     await lsp_client.shutdown_session()
 
 
-@pytest.fixture(scope="module")
-def editor(client: LanguageClient) -> Editor:
-    return client.editor
-
-
 def expected_reports(title: str, end: str) -> list:
     return [
         types.WorkDoneProgressBegin(

@@ -28,11 +28,6 @@ async def client(lsp_client: LanguageClient):
     await lsp_client.shutdown_session()
 
 
-@pytest.fixture(scope="module")
-def editor(client: LanguageClient) -> Editor:
-    return client.editor
-
-
 async def error_of(awaitable) -> JsonRpcException:
     with pytest.raises(JsonRpcException) as caught:
         await awaitable

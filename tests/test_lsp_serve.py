@@ -40,11 +40,6 @@ async def client(lsp_client: LanguageClient):
     LOG.unlink(missing_ok=True)
 
 
-@pytest.fixture(scope="module")
-def editor(client: LanguageClient) -> Editor:
-    return client.editor
-
-
 async def statuses_until(editor: Editor, done) -> dict:
     while not any(done(s) for s in editor.statuses):
         await editor.round_trip()

@@ -34,11 +34,6 @@ async def client(lsp_client: LanguageClient):
     await lsp_client.shutdown_session()
 
 
-@pytest.fixture(scope="module")
-def editor(client: LanguageClient) -> Editor:
-    return client.editor
-
-
 def warnings(editor: Editor) -> list[str]:
     return [m.message for m in editor.client.messages if m.type == types.MessageType.Warning]
 

@@ -32,11 +32,6 @@ async def client(lsp_client: LanguageClient):
     await lsp_client.shutdown_session()
 
 
-@pytest.fixture(scope="module")
-def editor(client: LanguageClient) -> Editor:
-    return client.editor
-
-
 def in_process(infiller, request: EditRequest) -> engine.EditResult:
     doc = Document(DOC)
     lang = engine.language_of("a.py", None)
