@@ -77,7 +77,7 @@ def main() -> None:
         1
         for o in outcomes
         if o.new_text is not None
-        and syntax.count_errors(syntax.parse(o.new_text.encode(), lang)) == 0
+        and syntax.count_errors(syntax.parse(o.new_text.encode(), lang), lang) == 0
     )
     figures = {
         "model": str(infiller.folder),

@@ -129,4 +129,4 @@ def test_end_to_end_with_the_shipped_model(tmp_path):
             + example.read_text()[result["range"]["end"]["offset"] :]
         )
         lang = syntax.language_for_name("python")
-        assert syntax.count_errors(syntax.parse(after.encode(), lang)) == 0
+        assert syntax.count_errors(syntax.parse(after.encode(), lang), lang) == 0

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from diffill.server import syntax
-from diffill.server.context import build_window
+from diffill.server.editing.context import build_window
 from diffill.server.document import Document
 
 PY = syntax.language_for_name("python")

@@ -29,4 +29,4 @@ def test_incremental_reparse_equals_a_fresh_parse(changes):
         doc = new
     fresh = syntax.parse(doc.text.encode(), PY)
     assert str(tree.root_node) == str(fresh.root_node)
-    assert syntax.syntax_issues(tree) == syntax.syntax_issues(fresh)
+    assert syntax.syntax_issues(tree, PY) == syntax.syntax_issues(fresh, PY)
