@@ -59,9 +59,9 @@ def load(
     max_context_tokens: int | None = None,
 ) -> Backend:
     model: Infiller | HFInfiller | ARInfiller
-    if folder is not None and checkpoint.read_config(Path(folder)).get("model_type") == (
-        checkpoint.AR_MODEL_TYPE
-    ):
+    named = folder is not None and folder != "default"
+    config = checkpoint.read_config(Path(folder)) if folder is not None and named else {}
+    if folder is not None and config.get("model_type") == checkpoint.AR_MODEL_TYPE:
         model = _load_autoregressive(folder, device=device, dtype=dtype)
     else:
         model = _load_diffusion(folder, device=device, dtype=dtype)

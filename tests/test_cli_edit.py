@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from diffill.server import cli, syntax
+from diffill.server.cli import edit_commands
 
 from .scripted_model import ScriptedInfiller
 
@@ -22,7 +23,7 @@ TODO = "def area(r):\n    # TODO: area of a circle\n    pass\n"
 @pytest.fixture()
 def scripted(monkeypatch, tokenizer):
     model = ScriptedInfiller(tokenizer, ["return 3.14159 * r * r"])
-    monkeypatch.setattr(cli, "_load_model", lambda args: model)
+    monkeypatch.setattr(edit_commands, "load_backend", lambda args: model)
     return model
 
 

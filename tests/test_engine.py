@@ -11,7 +11,13 @@ import pytest
 from diffill.server.document import Document, Encoding, Position
 from diffill.server.editing import engine
 from diffill.server.editing.parsed import ParsedDocument
-from diffill.server.editing.request import EditOptions, EditRequest, Intent, Status
+from diffill.server.editing.request import (
+    DEFAULT_OPTIONS,
+    EditOptions,
+    EditRequest,
+    Intent,
+    Status,
+)
 
 from .scripted_model import ScriptedInfiller
 
@@ -19,7 +25,7 @@ GOLDEN = Path(__file__).parent / "golden"
 CASES = sorted(p.name for p in GOLDEN.iterdir() if p.is_dir())
 
 
-def edit(doc, lang, request, model, options=EditOptions()):
+def edit(doc, lang, request, model, options=DEFAULT_OPTIONS):
     """The engine on a document parsed here, as its callers parse it."""
     return engine.edit(ParsedDocument.parse(doc, lang), request, model, options)
 

@@ -35,7 +35,7 @@ async def client(lsp_client: LanguageClient):
 async def then_a_request_is_served(editor: Editor) -> None:
     uri = editor.open(FAST)
     argument = editor.edit_argument(uri, editor.range(uri, "total = a + b"))
-    assert await editor.command("diffill.rewrite", argument) == {"applied": True}
+    assert await editor.command("diffill.server.rewrite", argument) == {"applied": True}
 
 
 async def test_cancel_request_stops_a_resolve_mid_denoise(editor: Editor):
@@ -64,7 +64,7 @@ async def test_cancel_request_stops_a_command_and_nothing_is_applied(editor: Edi
     task = asyncio.ensure_future(
         editor.client.protocol.send_request_async(
             types.WORKSPACE_EXECUTE_COMMAND,
-            types.ExecuteCommandParams(command="diffill.rewrite", arguments=[argument]),
+            types.ExecuteCommandParams(command="diffill.server.rewrite", arguments=[argument]),
             msg_id="command-to-cancel",
         )
     )
@@ -83,7 +83,7 @@ async def test_progress_cancel_stops_a_command(editor: Editor):
     uri = editor.open(SLOW)
     argument = editor.edit_argument(uri, editor.range(uri, "total = a + b"))
     editor.client.progress_reports["bar"] = []
-    task = asyncio.ensure_future(editor.command("diffill.rewrite", argument, token="bar"))
+    task = asyncio.ensure_future(editor.command("diffill.server.rewrite", argument, token="bar"))
     await denoising(editor, task)
     editor.client.protocol.notify(
         types.WINDOW_WORK_DONE_PROGRESS_CANCEL, types.WorkDoneProgressCancelParams(token="bar")

@@ -11,7 +11,7 @@ import pytest
 import pytest_lsp
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from diffill.server.lsp import ModelWorker, Superseded
+from diffill.server.lsp.worker import ModelWorker, Superseded
 
 from .lsp_harness import Editor, denoising, gate_path, open_gate, server_command, server_env
 
@@ -34,7 +34,7 @@ async def client(lsp_client: LanguageClient):
 
 def rewrite(editor: Editor, uri: str) -> asyncio.Future:
     argument = editor.edit_argument(uri, editor.range(uri, "total = a + b"))
-    return asyncio.ensure_future(editor.command("diffill.rewrite", argument))
+    return asyncio.ensure_future(editor.command("diffill.server.rewrite", argument))
 
 
 async def test_code_actions_are_answered_while_a_long_rewrite_runs(editor: Editor):

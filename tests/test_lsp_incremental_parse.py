@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from diffill.server import syntax
 from diffill.server.document import Document
-from diffill.server.lsp import _edit_tree
+from diffill.server.lsp.documents import edit_tree as _edit_tree
 
 PY = syntax.language_for_name("python")
 BASE = 'def f(x):\r\n    s = "héllo 😀"\n    return (x\n\nclass A:\n    pass\n'

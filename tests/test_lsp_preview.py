@@ -30,7 +30,7 @@ async def test_preview_streams_each_step_then_the_result(editor: Editor):
     uri = editor.open(DOC)
     rng = editor.range(uri, "total = a + b")
     editor.previews.clear()
-    assert await editor.command("diffill.rewrite", editor.edit_argument(uri, rng)) == {
+    assert await editor.command("diffill.server.rewrite", editor.edit_argument(uri, rng)) == {
         "applied": True
     }
     where = editor.edit_argument(uri, rng)["range"]  # the statement, as the engine snapped it
@@ -54,7 +54,7 @@ async def test_preview_of_an_edit_that_fails_restores_the_span(editor: Editor):
     uri = editor.open('# out: "total = (a"\ndef f(a, b):\n    total = a + b\n')
     rng = editor.range(uri, "total = a + b")
     editor.previews.clear()
-    result = await editor.command("diffill.rewrite", editor.edit_argument(uri, rng))
+    result = await editor.command("diffill.server.rewrite", editor.edit_argument(uri, rng))
     assert result["applied"] is False and "syntax errors" in result["reason"]
     assert editor.previews[-1]["done"] is True
     assert editor.previews[-1]["text"] == "total = a + b"

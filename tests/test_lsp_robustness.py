@@ -65,16 +65,16 @@ async def test_malformed_params_get_invalid_params_and_the_server_stays_up(edito
     ],
 )
 async def test_bad_command_arguments(editor: Editor, argument, says):
-    error = await error_of(editor.command("diffill.rewrite", argument))
+    error = await error_of(editor.command("diffill.server.rewrite", argument))
     assert error.code == INVALID_PARAMS and says in error.message
 
 
 async def test_bad_strength_and_argument_count(editor: Editor):
     uri = editor.open(DOC)
     argument = editor.edit_argument(uri, editor.range(uri, "total = a + b"), strength=2)
-    error = await error_of(editor.command("diffill.rewrite", argument))
+    error = await error_of(editor.command("diffill.server.rewrite", argument))
     assert error.code == INVALID_PARAMS and "strength" in error.message
-    two = types.ExecuteCommandParams(command="diffill.fix", arguments=[argument, argument])
+    two = types.ExecuteCommandParams(command="diffill.server.fix", arguments=[argument, argument])
     error = await error_of(editor.client.workspace_execute_command_async(two))
     assert error.code == INVALID_PARAMS and "one argument" in error.message
 
@@ -83,14 +83,16 @@ async def test_backwards_range(editor: Editor):
     uri = editor.open(DOC)
     rng = editor.range(uri, "total = a + b")
     backwards = types.Range(start=rng.end, end=rng.start)
-    error = await error_of(editor.command("diffill.rewrite", editor.edit_argument(uri, backwards)))
+    error = await error_of(
+        editor.command("diffill.server.rewrite", editor.edit_argument(uri, backwards))
+    )
     assert error.code == INVALID_PARAMS and "before it starts" in error.message
 
 
 async def test_unknown_document(editor: Editor):
     rng = types.Range(start=types.Position(0, 0), end=types.Position(0, 1))
     argument = editor.edit_argument("file:///never/opened.py", rng)
-    error = await error_of(editor.command("diffill.fill", argument))
+    error = await error_of(editor.command("diffill.server.fill", argument))
     assert error.code == INVALID_PARAMS and "unknown document" in error.message
     error = await error_of(editor.code_actions("file:///never/opened.py", rng))
     assert "unknown document" in error.message
@@ -110,7 +112,7 @@ async def test_code_action_data_that_is_not_ours(editor: Editor):
 async def test_a_language_without_a_grammar_is_refused_with_the_reason(editor: Editor):
     uri = editor.open("hello\n", name="notes.txt", language="plaintext")
     rng = editor.range(uri, "hello")
-    result = await editor.command("diffill.rewrite", editor.edit_argument(uri, rng))
+    result = await editor.command("diffill.server.rewrite", editor.edit_argument(uri, rng))
     assert result["applied"] is False and "unsupported language" in result["reason"]
     assert await editor.code_actions(uri, rng) == []
 
@@ -118,5 +120,5 @@ async def test_a_language_without_a_grammar_is_refused_with_the_reason(editor: E
 async def test_a_stray_print_does_not_corrupt_the_protocol(editor: Editor):
     uri = editor.open("# print\n" + DOC)
     argument = editor.edit_argument(uri, editor.range(uri, "total = a + b"))
-    assert await editor.command("diffill.rewrite", argument) == {"applied": True}
+    assert await editor.command("diffill.server.rewrite", argument) == {"applied": True}
     assert (await editor.counts())["calls"] >= 1

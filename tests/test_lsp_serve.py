@@ -53,7 +53,7 @@ async def test_a_model_that_does_not_load_is_reported(editor: Editor):
     assert len(errors) == 1 and errors[0].startswith("diffill: cannot load the model")
     uri = editor.open("x = 1\n")
     result = await editor.command(
-        "diffill.rewrite", editor.edit_argument(uri, editor.range(uri, "x = 1"))
+        "diffill.server.rewrite", editor.edit_argument(uri, editor.range(uri, "x = 1"))
     )
     assert result["applied"] is False and "cannot load the model" in result["reason"]
 
@@ -66,7 +66,7 @@ async def test_a_model_setting_loads_that_model(editor: Editor, tokenizer, tmp_p
     assert status == {"model": str(folder), "device": "cpu", "busy": False}
     uri = editor.open("x = 1\n")
     result = await editor.command(
-        "diffill.rewrite", editor.edit_argument(uri, editor.range(uri, "x = 1"))
+        "diffill.server.rewrite", editor.edit_argument(uri, editor.range(uri, "x = 1"))
     )
     assert "cannot load" not in result.get("reason", "")
     log = LOG.read_text()

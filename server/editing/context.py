@@ -121,9 +121,7 @@ def _pins(
             imports.append(_node_text(doc, child))
 
     headers: list[str] = []
-    node: tree_sitter.Node | None = tree.root_node.descendant_for_byte_range(
-        start_byte, start_byte
-    )
+    node: tree_sitter.Node | None = tree.root_node.descendant_for_byte_range(start_byte, start_byte)
     while node is not None:
         if node.type in lang.scope_types and node.start_byte < start_byte:
             body = node.child_by_field_name("body")

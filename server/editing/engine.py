@@ -26,7 +26,16 @@ from ..document import Document
 from .context import build_window
 from .minimal_edits import minimal_edits
 from .parsed import ParsedDocument
-from .request import EditFailure, EditOptions, EditRequest, EditResult, Intent, Status, failure
+from .request import (
+    DEFAULT_OPTIONS,
+    EditFailure,
+    EditOptions,
+    EditRequest,
+    EditResult,
+    Intent,
+    Status,
+    failure,
+)
 from .targets import target_span
 
 CancelHandle = Any  # anything with `is_set()`, checked by the sampler between steps
@@ -87,12 +96,14 @@ def prepare(
     parsed: ParsedDocument,
     request: EditRequest,
     backend: Backend,
-    options: EditOptions = EditOptions(),
+    options: EditOptions = DEFAULT_OPTIONS,
+    span: tuple[int, int] | None = None,
 ) -> Prepared:
-    """Resolve the span and build the model request; raises EditFailure to report."""
+    """Resolve the span (unless the caller did: `span`, from `targets.target_span`) and
+    build the model request; raises EditFailure to report."""
     if not 0 < request.strength <= 1:
         raise failure(Status.ERROR, f"strength must be in (0, 1], not {request.strength}")
-    start, end = target_span(parsed, request, options.snap)
+    start, end = span or target_span(parsed, request, options.snap)
     doc = parsed.doc
     text = doc.text
     original = text[start:end]
@@ -213,7 +224,7 @@ def finish(
     prepared: Prepared,
     result: InfillResult,
     backend: Backend,
-    options: EditOptions = EditOptions(),
+    options: EditOptions = DEFAULT_OPTIONS,
     cancel: CancelHandle | None = None,
 ) -> EditResult:
     """Validate a model result, repair new syntax errors a bounded number of times, and
@@ -305,7 +316,7 @@ def edit(
     parsed: ParsedDocument,
     request: EditRequest,
     backend: Backend,
-    options: EditOptions = EditOptions(),
+    options: EditOptions = DEFAULT_OPTIONS,
     on_step: Callable | None = None,
     cancel: CancelHandle | None = None,
 ) -> EditResult:
@@ -320,7 +331,7 @@ def edit(
 def edit_prepared(
     prepared: Prepared,
     backend: Backend,
-    options: EditOptions = EditOptions(),
+    options: EditOptions = DEFAULT_OPTIONS,
     on_step: Callable | None = None,
     cancel: CancelHandle | None = None,
 ) -> EditResult:
@@ -347,7 +358,7 @@ def edit_prepared(
 def edit_batch(
     items: list[Prepared],
     backend: Backend,
-    options: EditOptions = EditOptions(),
+    options: EditOptions = DEFAULT_OPTIONS,
     cancel: CancelHandle | None = None,
 ) -> list[EditResult]:
     """Many prepared edits through one `infill_batch` call, then finished one by one."""

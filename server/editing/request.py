@@ -45,6 +45,9 @@ class EditOptions:
     sampler: dict = field(default_factory=dict)  # SamplerOptions fields
 
 
+DEFAULT_OPTIONS = EditOptions()
+
+
 @dataclass(frozen=True)
 class EditRequest:
     intent: Intent

@@ -42,9 +42,7 @@ def parse(source: bytes, lang: LanguageSpec, old_tree: Tree | None = None) -> Tr
     return parser.parse(source, old_tree) if old_tree is not None else parser.parse(source)
 
 
-def edit_tree(
-    tree: Tree, old: bytes, new: bytes, start: int, old_end: int, new_end: int
-) -> None:
+def edit_tree(tree: Tree, old: bytes, new: bytes, start: int, old_end: int, new_end: int) -> None:
     """Tell `tree` (parsed from `old`) that old[start:old_end] became new[start:new_end].
 
     Points are (row, byte column) with rows counted at "\\n" alone, as tree-sitter counts.
