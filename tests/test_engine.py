@@ -160,3 +160,27 @@ def test_fix_with_the_cursor_elsewhere_on_the_line(tokenizer):
     r = edit(doc, engine.language_of("a.js", None), EditRequest(Intent.FIX, at, at), model)
     assert r.changed, r.reason
     assert doc.apply(r.edits).text == "function f(x) {\n  return x + 1;\n}\n"
+
+
+def test_the_document_is_not_parsed_again_and_each_candidate_once(tokenizer, monkeypatch):
+    from diffill.server.editing import parsed as parsed_module
+
+    doc = Document.from_text("def f(x):\n    pass\n\n\ndef g():\n    return )\n")
+    lang = engine.language_of("a.py", None)
+    parsed = ParsedDocument.parse(doc, lang)
+    sources: list[bytes] = []
+    real = parsed_module.parse
+
+    def counting(source, lang, old_tree=None):
+        sources.append(source)
+        return real(source, lang, old_tree)
+
+    monkeypatch.setattr(parsed_module, "parse", counting)
+    at = doc.text.index("pass")
+    model = ScriptedInfiller(tokenizer, ["return x"])
+    prepared = engine.prepare(parsed, EditRequest(Intent.FILL, at, at), model)
+    assert prepared.errors_before == len(parsed.issues) >= 1 and sources == []
+    assert prepared.infill.accept is not None and prepared.infill.accept("return x")
+    r = engine.edit_prepared(prepared, model, DEFAULT_OPTIONS, None, None)
+    assert r.changed and r.errors_after == prepared.errors_before
+    assert sources == [doc.text.replace("pass", "return x").encode()]  # parsed once

@@ -7,29 +7,18 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-import pytest_lsp
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
-from pytest_lsp import ClientServerConfig, LanguageClient
 
-from .lsp_harness import Editor, denoising, gate_path, server_command, server_env
+from .conftest import GATE
+from .lsp_harness import Editor, denoising
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
+EDITORS = ["visual-studio-code"]  # conftest's `client`, started as VS Code only
 
-GATE = gate_path("cancellation")
 SLOW = '# slow\n# out: "total = a * b"\ndef f(a, b):\n    total = a + b\n    return total\n'
 FAST = '# out: "total = a * b"\ndef f(a, b):\n    total = a + b\n    return total\n'
 REQUEST_CANCELLED = -32800
-
-
-@pytest_lsp.fixture(
-    config=ClientServerConfig(server_command=server_command(), server_env=server_env(GATE)),
-    scope="module",
-)
-async def client(lsp_client: LanguageClient):
-    await Editor(lsp_client).start("visual-studio-code")
-    yield
-    await lsp_client.shutdown_session()
 
 
 async def then_a_request_is_served(editor: Editor) -> None:

@@ -8,28 +8,17 @@ import asyncio
 import threading
 
 import pytest
-import pytest_lsp
-from pytest_lsp import ClientServerConfig, LanguageClient
 
 from diffill.server.lsp.worker import ModelWorker, Superseded
 
-from .lsp_harness import Editor, denoising, gate_path, open_gate, server_command, server_env
+from .conftest import GATE
+from .lsp_harness import Editor, denoising, open_gate
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
+EDITORS = ["visual-studio-code"]  # conftest's `client`, started as VS Code only
 
-GATE = gate_path("concurrency")
 SLOW = '# slow\n# out: "total = a * b"\ndef f(a, b):\n    total = a + b\n    return total\n'
 FAST = '# out: "total = a * b"\ndef f(a, b):\n    total = a + b\n    return total\n'
-
-
-@pytest_lsp.fixture(
-    config=ClientServerConfig(server_command=server_command(), server_env=server_env(GATE)),
-    scope="module",
-)
-async def client(lsp_client: LanguageClient):
-    await Editor(lsp_client).start("visual-studio-code")
-    yield
-    await lsp_client.shutdown_session()
 
 
 def rewrite(editor: Editor, uri: str) -> asyncio.Future:

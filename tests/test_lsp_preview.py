@@ -20,6 +20,8 @@ NEW = "total = a * b"
     scope="module",
 )
 async def client(lsp_client: LanguageClient):
+    """Unlike conftest's: started as Neovim declaring `experimental.diffillPreview`, with
+    fixed steps so the previews are known."""
     # The `preview` setting, the other way to ask, is tested in test_lsp_progress.py.
     await Editor(lsp_client).start("neovim", {"steps": 3}, preview=True)
     yield

@@ -22,6 +22,8 @@ STEPS = 4  # the stand-in model reports as many steps as the `steps` setting ask
     scope="module",
 )
 async def client(lsp_client: LanguageClient):
+    """Unlike conftest's: started as VS Code with fixed steps, so the progress reports
+    are known."""
     await Editor(lsp_client).start("visual-studio-code", {"steps": STEPS})
     yield
     await lsp_client.shutdown_session()

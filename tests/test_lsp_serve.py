@@ -34,6 +34,8 @@ COMMAND = [sys.executable, "-m", "diffill.server.cli", "serve", "--model", MISSI
     scope="module",
 )
 async def client(lsp_client: LanguageClient):
+    """Unlike conftest's: the real `diffill serve` (the CLI, loading the model itself)
+    with a model folder that does not load and a log file."""
     await Editor(lsp_client).start("visual-studio-code", {"steps": 1})
     yield
     await lsp_client.shutdown_session()

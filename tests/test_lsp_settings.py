@@ -24,6 +24,8 @@ DOC = '# out: "total = a * b"\ndef f(a, b):\n    total = a + b\n'
     scope="module",
 )
 async def client(lsp_client: LanguageClient):
+    """Unlike conftest's: started with invalid initialization options and a
+    workspace/configuration answer, whose problems the tests read."""
     editor = Editor(lsp_client)
     lsp_client.set_configuration({"temperature": -1, "steps": 5}, section="diffill")
     await editor.start(

@@ -29,6 +29,8 @@ SETTINGS = {"steps": 1, "maxContextTokens": 128}
     scope="module",
 )
 async def client(lsp_client: LanguageClient):
+    """Unlike conftest's: the tiny random network (not the scripted stand-in), with few
+    steps."""
     await Editor(lsp_client).start("visual-studio-code", SETTINGS)
     yield
     await lsp_client.shutdown_session()

@@ -224,8 +224,8 @@ def finish(
     prepared: Prepared,
     result: InfillResult,
     backend: Backend,
-    options: EditOptions = DEFAULT_OPTIONS,
-    cancel: CancelHandle | None = None,
+    options: EditOptions,
+    cancel: CancelHandle | None,
 ) -> EditResult:
     """Validate a model result, repair new syntax errors a bounded number of times, and
     turn it into minimal edits."""
@@ -331,9 +331,9 @@ def edit(
 def edit_prepared(
     prepared: Prepared,
     backend: Backend,
-    options: EditOptions = DEFAULT_OPTIONS,
-    on_step: Callable | None = None,
-    cancel: CancelHandle | None = None,
+    options: EditOptions,
+    on_step: Callable | None,
+    cancel: CancelHandle | None,
 ) -> EditResult:
     """The model and `finish` for a prepared edit."""
     r = prepared.infill

@@ -8,6 +8,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from lsprotocol import types
@@ -24,20 +25,14 @@ log = logging.getLogger("diffill.lsp")
 PREVIEW = "diffill/preview"
 
 
+@dataclass
 class WorkProgress:
     """Work-done progress for one model run."""
 
-    def __init__(
-        self,
-        progress: Progress,
-        cancellations: Cancellations,
-        token: types.ProgressToken,
-        steps: int | None,
-    ) -> None:
-        self.progress = progress
-        self.cancellations = cancellations
-        self.token = token
-        self.steps = steps
+    progress: Progress
+    cancellations: Cancellations
+    token: types.ProgressToken
+    steps: int | None
 
     @classmethod
     async def begin(
@@ -92,23 +87,17 @@ class WorkProgress:
         self.cancellations.release(None, self.token)
 
 
+@dataclass
 class PreviewStream:
     """`diffill/preview` notifications for one model run."""
 
-    def __init__(
-        self,
-        notify: Callable[[str, Any], None],
-        od: OpenDocument,
-        encoding: Encoding,
-        steps: int | None,
-    ) -> None:
-        self.notify = notify
-        self.od = od
-        self.encoding = encoding
-        self.steps = steps
-        self.range: types.Range | None = None  # set once the engine has chosen the span
-        self.original = ""
-        self.last_step = 0
+    notify: Callable[[str, Any], None]
+    od: OpenDocument
+    encoding: Encoding
+    steps: int | None
+    range: types.Range | None = None  # set once the engine has chosen the span
+    original: str = ""
+    last_step: int = 0
 
     def begin(self, start: int, end: int) -> None:
         self.range = lsp_range(self.od.doc, start, end, self.encoding)

@@ -256,10 +256,30 @@ _JAVA_STATEMENTS = frozenset(
     }
 )
 
-_JS_COMMENTS = frozenset({"comment", "html_comment"})
-_TS_SCOPES = frozenset(
-    {"function_declaration", "class_declaration", "method_definition", "interface_declaration"}
+_JS_SCOPES = frozenset(
+    {"function_declaration", "class_declaration", "method_definition", "function_expression"}
 )
+
+
+def _javascript_family(
+    name: str,
+    extensions: tuple[str, ...],
+    statements: frozenset[str],
+    scopes: frozenset[str],
+    grammar: Callable[[], object],
+) -> LanguageSpec:
+    """JavaScript and its TypeScript dialects: the same bodies, comments and imports."""
+    return LanguageSpec(
+        name,
+        extensions,
+        statements,
+        body_types=frozenset({"statement_block"}),
+        comment_types=frozenset({"comment", "html_comment"}),
+        import_types=frozenset({"import_statement"}),
+        scope_types=scopes,
+        grammar=grammar,
+    )
+
 
 _SPECS: tuple[LanguageSpec, ...] = (
     LanguageSpec(
@@ -276,42 +296,26 @@ _SPECS: tuple[LanguageSpec, ...] = (
         bodies_need_a_statement=frozenset({"block"}),
         find_placeholders=python_placeholders,
     ),
-    LanguageSpec(
+    _javascript_family(
         "javascript",
         (".js", ".mjs", ".cjs", ".jsx"),
         _JAVASCRIPT_STATEMENTS,
-        body_types=frozenset({"statement_block"}),
-        comment_types=_JS_COMMENTS,
-        import_types=frozenset({"import_statement"}),
-        scope_types=frozenset(
-            {
-                "function_declaration",
-                "class_declaration",
-                "method_definition",
-                "function_expression",
-            }
-        ),
-        grammar=tree_sitter_javascript.language,
+        _JS_SCOPES,
+        tree_sitter_javascript.language,
     ),
-    LanguageSpec(
+    _javascript_family(
         "typescript",
         (".ts", ".mts", ".cts"),
         _TYPESCRIPT_STATEMENTS,
-        body_types=frozenset({"statement_block"}),
-        comment_types=_JS_COMMENTS,
-        import_types=frozenset({"import_statement"}),
-        scope_types=_TS_SCOPES,
-        grammar=tree_sitter_typescript.language_typescript,
+        _JS_SCOPES - {"function_expression"} | {"interface_declaration"},
+        tree_sitter_typescript.language_typescript,
     ),
-    LanguageSpec(
+    _javascript_family(
         "tsx",
         (".tsx",),
         _TYPESCRIPT_STATEMENTS,
-        body_types=frozenset({"statement_block"}),
-        comment_types=_JS_COMMENTS,
-        import_types=frozenset({"import_statement"}),
-        scope_types=frozenset({"function_declaration", "class_declaration", "method_definition"}),
-        grammar=tree_sitter_typescript.language_tsx,
+        _JS_SCOPES - {"function_expression"},
+        tree_sitter_typescript.language_tsx,
     ),
     LanguageSpec(
         "go",
