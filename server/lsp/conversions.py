@@ -7,35 +7,34 @@ encoding, and lsprotocol's attrs classes. Positions cross only through `Document
 characters such as U+2028 (which Python's `splitlines` would break on and LSP does not) land
 where the editor shows them.
 
-Also here: the typed `diffill` settings parsed from the JSON a client sends, the argument
-object of the `diffill.*` commands (which doubles as a code action's `data`), and the
-payloads of the `diffill/preview` and `diffill/status` notifications.
+Also here: the server's command names, the argument object of its commands (which
+doubles as a code action's `data`), and the payloads of the `diffill/preview` and
+`diffill/status` notifications.
 """
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields, replace
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, TypeGuard
 
 from lsprotocol import types
 
-from diffill.model import Infiller
-from diffill.model.sampler import PRESETS
+from diffill.server.model_contract import Backend
 
-from .document import Document, DocumentError, Encoding, Position, TextEdit
-from .engine import EditOptions, EditResult, Intent
-from .syntax import SyntaxIssue
+from ..document import Document, DocumentError, Encoding, Position, TextEdit
+from ..editing.request import EditResult, Intent
+from ..syntax import SyntaxIssue
 
 DIAGNOSTIC_SOURCE = "diffill"
 SYNTAX_ERROR_CODE = "syntax-error"
 
+# Under `diffill.server.`, so they never collide with the commands a client contributes
+# itself (the VS Code extension's `diffill.fill` and `diffill.fix`).
 COMMAND_INTENTS: dict[str, Intent] = {
-    "diffill.fill": Intent.FILL,
-    "diffill.rewrite": Intent.REWRITE,
-    "diffill.fix": Intent.FIX,
+    "diffill.server.fill": Intent.FILL,
+    "diffill.server.rewrite": Intent.REWRITE,
+    "diffill.server.fix": Intent.FIX,
 }
 INTENT_COMMANDS: dict[Intent, str] = {intent: name for name, intent in COMMAND_INTENTS.items()}
 
@@ -129,8 +128,8 @@ def diagnostic(doc: Document, issue: SyntaxIssue, encoding: Encoding) -> types.D
 
 @dataclass(frozen=True)
 class EditTarget:
-    """What to edit: the one argument object of `diffill.fill|rewrite|fix` and, with the
-    intent and the document version added, the `data` of a code action to resolve."""
+    """What to edit: the one argument object of `diffill.server.fill|rewrite|fix` and, with
+    the intent and the document version added, the `data` of a code action to resolve."""
 
     uri: str
     range: types.Range
@@ -139,8 +138,13 @@ class EditTarget:
     version: int | None = None
 
 
-def _number(value: object) -> bool:
+def number(value: object) -> TypeGuard[int | float]:
+    """A JSON number (bool is not one, though Python says it is an int)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _integer(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _lsp_range_of(value: object, what: str) -> types.Range:
@@ -148,11 +152,11 @@ def _lsp_range_of(value: object, what: str) -> types.Range:
         if not isinstance(p, Mapping):
             raise ValueError(f"{what}.{name} must be an object {{line, character}}")
         line, character = p.get("line"), p.get("character")
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (line, character)):
+        if not (_integer(line) and _integer(character)):
             raise ValueError(f"{what}.{name} needs integer line and character")
-        if line < 0 or character < 0:  # type: ignore[operator]
+        if line < 0 or character < 0:
             raise ValueError(f"{what}.{name} must not be negative")
-        return types.Position(line=line, character=character)  # type: ignore[arg-type]
+        return types.Position(line=line, character=character)
 
     if not isinstance(value, Mapping):
         raise ValueError(f"{what} must be an object {{start, end}}")
@@ -172,7 +176,7 @@ def edit_target(value: object, what: str = "argument") -> EditTarget:
     strength = value.get("strength", 1.0)
     if strength is None:
         strength = 1.0
-    if not _number(strength) or not 0 < strength <= 1:
+    if not number(strength) or not 0 < strength <= 1:
         raise ValueError(f"{what}.strength must be a number in (0, 1], not {strength!r}")
     intent = value.get("intent")
     if intent is not None:
@@ -299,151 +303,14 @@ def preview_params(
     }
 
 
-def status_params(infiller: Infiller | None, busy: bool, problem: str = "") -> dict[str, Any]:
+def status_params(backend: Backend | None, busy: bool, problem: str = "") -> dict[str, Any]:
     """`diffill/status`: which model, on which device, and whether it is working now."""
+    facts = backend.facts if backend is not None else None
     out: dict[str, Any] = {
-        "model": getattr(infiller, "name", None),
-        "device": str(getattr(infiller, "device", "")) or None,
+        "model": facts.name if facts is not None else None,
+        "device": (facts.device or None) if facts is not None else None,
         "busy": busy,
     }
     if problem:
         out["error"] = problem
     return out
-
-
-# -- settings --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The `diffill` settings section. Field names are the JSON keys in snake_case."""
-
-    model: str | None = None  # model folder; None: the shipped one
-    device: str = "cpu"  # cpu, cuda[:N] or auto
-    # Speed against care: quality, balanced or fast (sampler settings; see the README).
-    preset: str = "balanced"
-    steps: int | None = None  # fixed denoising steps; None: the confidence threshold decides
-    # Commit every position above this confidence (when steps is None); None: the preset's.
-    threshold: float | None = None
-    temperature: float = 0.0  # 0 is greedy, hence deterministic
-    max_span_tokens: int = 192
-    max_context_tokens: int = 1024
-    diagnostics: bool = True
-    diagnostics_delay_ms: int = 300  # quiet time after the last change before re-parsing
-    inline_completion: bool = True
-    preview: bool = False  # send diffill/preview even when the client did not ask for it
-
-    def edit_options(self) -> EditOptions:
-        sampler: dict[str, Any] = {**PRESETS[self.preset], "temperature": self.temperature}
-        if self.threshold is not None:
-            sampler["threshold"] = self.threshold
-        if self.steps is not None:
-            sampler["steps"] = self.steps
-        return EditOptions(
-            max_context_tokens=self.max_context_tokens,
-            max_span_tokens=self.max_span_tokens,
-            sampler=sampler,
-        )
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
-SETTING_NAMES: dict[str, str] = {_camel(f.name): f.name for f in fields(Settings)}
-
-
-def _check_setting(name: str, value: Any) -> Any:
-    """The value if it is valid for `name`; ValueError with the reason otherwise."""
-    if name in ("diagnostics", "inline_completion", "preview"):
-        if not isinstance(value, bool):
-            raise ValueError("must be true or false")
-        return value
-    if name == "model":
-        if not isinstance(value, str) or not value.strip():
-            raise ValueError("must be a folder path or null")
-        return value
-    if name == "device":
-        base, _, index = value.partition(":") if isinstance(value, str) else ("", "", "")
-        if base not in ("cpu", "cuda", "auto") or (
-            index and (base != "cuda" or not index.isdigit())
-        ):
-            raise ValueError("must be cpu, cuda, cuda:N, auto or null")
-        return value
-    if name in ("steps", "max_span_tokens", "max_context_tokens", "diagnostics_delay_ms"):
-        if value is None and name == "steps":
-            return None
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)  # JSON has one number type; 16.0 is 16
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise ValueError("must be an integer")
-        low = 0 if name == "diagnostics_delay_ms" else 1
-        if value < low:
-            raise ValueError(f"must be at least {low}")
-        return value
-    if name == "threshold":
-        if value is None:
-            return None
-        if not _number(value) or not 0 < value <= 1:
-            raise ValueError("must be a number in (0, 1], or null for the preset's")
-        return float(value)
-    if name == "preset":
-        if value not in PRESETS:
-            raise ValueError(f"must be one of {', '.join(PRESETS)}")
-        return value
-    if name == "temperature":
-        if not _number(value) or not 0 <= value < math.inf:
-            raise ValueError("must be a number >= 0")
-        return float(value)
-    raise AssertionError(name)
-
-
-# Settings where null means "as the server was started" (`diffill serve --model/--device`):
-# editors send every declared setting, null included, and must not override the command line.
-_NULL_IS_DEFAULT = frozenset({"model", "device"})
-
-
-def parse_settings(
-    raw: object, current: Settings, defaults: Settings | None = None
-) -> tuple[Settings, list[str]]:
-    """Apply the keys present in a `diffill` settings object over `current`.
-
-    Returns the new settings and one message per problem: an invalid value takes the value
-    in `defaults` (the server's starting settings; never a crash, never a half-valid
-    state), an unknown key is ignored.
-    """
-    if raw is None:
-        return current, []
-    if not isinstance(raw, Mapping):
-        return current, [f"the diffill settings must be an object, not {type(raw).__name__}"]
-    defaults = defaults or Settings()
-    changes: dict[str, Any] = {}
-    problems: list[str] = []
-    for key, value in raw.items():
-        name = SETTING_NAMES.get(key)
-        if name is None:
-            problems.append(f"diffill.{key}: unknown setting, ignored")
-            continue
-        if value is None and name in _NULL_IS_DEFAULT:
-            changes[name] = getattr(defaults, name)
-            continue
-        try:
-            changes[name] = _check_setting(name, value)
-        except ValueError as err:
-            default = getattr(defaults, name)
-            problems.append(
-                f"diffill.{key}: {err} (got {json.dumps(value)}); "
-                f"using the default {json.dumps(default)}"
-            )
-            changes[name] = default
-    return replace(current, **changes), problems
-
-
-def settings_section(raw: object, *, bare: bool) -> object:
-    """The `diffill` section of what a client sent (`{"diffill": {...}}`), or None. With
-    `bare`, an object without that key is the section itself: initializationOptions belong
-    to this server alone and are often given that way."""
-    if isinstance(raw, Mapping) and "diffill" in raw:
-        return raw["diffill"]
-    return raw if bare else None

@@ -1,4 +1,4 @@
-"""One edit: (document, range, intent) -> masked request -> candidates -> validated,
+"""One edit: (parsed document, range, intent) -> masked request -> candidates -> validated,
 re-indented result -> minimal text edits.
 
 Pure Python with no LSP types; the CLI, the Language Server and the tests share it. An
@@ -6,200 +6,123 @@ edit is prepared (`prepare`: which span, what context), sent to the model alone 
 batch with others, then finished (`finish`: text hygiene, syntax validation with bounded
 repair rounds, minimal edits). An edit that leaves the file with more syntax errors than
 it had is never returned as a change.
+
+The engine parses nothing it is given: the document comes parsed (`ParsedDocument`), and
+each candidate text is spliced into it and parsed once, incrementally from the document's
+tree, then compared with that tree's issues.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from enum import Enum
+from collections.abc import Callable, Sequence
+from typing import Any
 
-from diffill.model import Cancelled, Infiller, InfillError, InfillRequest, InfillResult
+from diffill.model import Cancelled, InfillError, InfillRequest, InfillResult
+from diffill.server.model_contract import Backend
 
-from . import syntax
+from .. import syntax
+from ..document import Document
 from .context import build_window
-from .document import Document, TextEdit, minimal_edits
+from .minimal_edits import minimal_edits
+from .parsed import ParsedDocument
+from .request import (
+    DEFAULT_OPTIONS,
+    EditFailure,
+    EditOptions,
+    EditRequest,
+    EditResult,
+    Intent,
+    Status,
+    failure,
+)
+from .targets import target_span
 
-
-class Intent(str, Enum):
-    FILL = "fill"  # replace a placeholder or an empty selection
-    REWRITE = "rewrite"  # regenerate the selection from its context
-    FIX = "fix"  # repair a syntax error
-    COMPLETE = "complete"  # insert at the cursor
-
-
-class Status(str, Enum):
-    CHANGED = "changed"
-    UNCHANGED = "unchanged"  # the model proposed the text already there, or nothing to do
-    REJECTED = "rejected"  # every candidate made the file worse
-    UNSUPPORTED = "unsupported"  # language not supported
-    ERROR = "error"  # bad request (range out of bounds, span too long, ...)
-    CANCELLED = "cancelled"
-
-
-@dataclass(frozen=True)
-class EditOptions:
-    """Engine settings; sampler options pass through to the model."""
-
-    max_context_tokens: int = 1024
-    max_span_tokens: int = 192
-    snap: bool = True  # grow selections to whole statements
-    repair_rounds: int = 2  # re-denoise the tokens under a new syntax error this often
-    sampler: dict = field(default_factory=dict)  # SamplerOptions fields
-
-
-@dataclass(frozen=True)
-class EditRequest:
-    intent: Intent
-    start: int  # offsets into Document.text
-    end: int
-    strength: float = 1.0  # rewrite: share of the span's tokens re-noised
-
-
-@dataclass
-class Prepared:
-    """A request resolved to a span and its context, ready for the model."""
-
-    doc: Document
-    lang: syntax.LanguageSpec
-    request: EditRequest
-    start: int
-    end: int
-    original: str
-    infill: InfillRequest
-    errors_before: int
-
-
-@dataclass
-class EditResult:
-    status: Status
-    reason: str = ""
-    start: int = 0  # the span replaced, in offsets of the original document
-    end: int = 0
-    original: str = ""
-    replacement: str = ""
-    edits: list[TextEdit] = field(default_factory=list)
-    errors_before: int = 0
-    errors_after: int = 0
-    steps: int = 0
-    seconds: float = 0.0
-    confidence: float = 0.0
-    repairs: int = 0
-
-    @property
-    def changed(self) -> bool:
-        return self.status is Status.CHANGED
-
-
-class EditFailure(Exception):
-    """A request that cannot be prepared; carries the result to report."""
-
-    def __init__(self, result: EditResult) -> None:
-        super().__init__(result.reason)
-        self.result = result
-
-
-def _fail(status: Status, reason: str, start: int = 0, end: int = 0) -> EditFailure:
-    return EditFailure(EditResult(status, reason, start, end))
+CancelHandle = Any  # anything with `is_set()`, checked by the sampler between steps
 
 
 def language_of(path: str | None, language: str | None) -> syntax.LanguageSpec:
+    """The language named (a name, alias or LSP languageId), else the file's; EditFailure
+    (unsupported) when neither is known."""
     try:
         if language:
             return syntax.language_for_name(language)
         if path:
             return syntax.language_for_path(path)
     except syntax.UnsupportedLanguage as err:
-        raise _fail(Status.UNSUPPORTED, str(err)) from None
-    raise _fail(Status.UNSUPPORTED, "unsupported language: no file name or language given")
+        raise failure(Status.UNSUPPORTED, str(err)) from None
+    raise failure(Status.UNSUPPORTED, "unsupported language: no file name or language given")
 
 
-def resolve_span(
-    doc: Document, lang: syntax.LanguageSpec, request: EditRequest, options: EditOptions
-) -> tuple[int, int]:
-    """The document range an intent replaces."""
-    text = doc.text
-    if not 0 <= request.start <= request.end <= len(text):
-        raise _fail(
-            Status.ERROR,
-            f"range {request.start}..{request.end} is outside the document (0..{len(text)})",
-        )
-    source = text.encode("utf-8")
-    tree = syntax.parse(source, lang)
-    b_start, b_end = doc.byte_offset(request.start), doc.byte_offset(request.end)
-    to_str = doc.offset_from_byte
+class Prepared:
+    """A request resolved to a span and its context, ready for the model; the candidates
+    checked so far, each parsed once."""
 
-    if request.intent is Intent.COMPLETE:
-        return request.start, request.end
-    if request.intent is Intent.FIX:
-        issues = syntax.syntax_issues(tree)
-        if not issues:
-            raise _fail(Status.UNCHANGED, "no syntax error in the file")
-        near = [i for i in issues if i.start <= b_end and b_start <= i.end]
-        if not near:  # a cursor near, not on, the error: take the errors on its lines
-            source_lines = source[:b_start].count(b"\n"), source[:b_end].count(b"\n")
-            near = [
-                i
-                for i in issues
-                if source[: i.start].count(b"\n") <= source_lines[1]
-                and source_lines[0] <= source[: i.end].count(b"\n")
-            ]
-        if not near:
-            raise _fail(Status.UNCHANGED, "no syntax error in the selection")
-        a, b = syntax.fix_span(tree, lang, near[0])
-        for issue in near[1:]:
-            c, d = syntax.fix_span(tree, lang, issue)
-            a, b = min(a, c), max(b, d)
-        return to_str(a), to_str(b)
-    if request.intent is Intent.FILL:
-        # The placeholders the selection touches (or the one at the cursor) are the span.
-        if b_start == b_end:
-            hit = [p for p in [syntax.placeholder_at(tree, lang, b_start)] if p is not None]
-        else:
-            hit = [
-                p for p in syntax.placeholders(tree, lang) if p.start <= b_end and b_start <= p.end
-            ]
-        if hit:
-            return to_str(min(p.start for p in hit)), to_str(max(p.end for p in hit))
-        if not text[request.start : request.end].strip():
-            return request.start, request.end
-    # rewrite, or fill of a non-empty selection
-    if options.snap:
-        a, b = syntax.snap_to_statements(tree, lang, b_start, b_end)
-        return to_str(a), to_str(b)
-    return request.start, request.end
+    def __init__(
+        self,
+        parsed: ParsedDocument,
+        request: EditRequest,
+        start: int,
+        end: int,
+        infill: InfillRequest,
+    ) -> None:
+        self.parsed = parsed
+        self.request = request
+        self.start = start
+        self.end = end
+        self.original = parsed.doc.text[start:end]
+        self.infill = infill
+        self.errors_before = len(parsed.issues)
+        self._candidates: dict[str, ParsedDocument] = {}
+
+    @property
+    def doc(self) -> Document:
+        return self.parsed.doc
+
+    def candidate(self, replacement: str) -> ParsedDocument:
+        """The document with `replacement` for the span, parsed (once per distinct text)."""
+        found = self._candidates.get(replacement)
+        if found is None:
+            found = self._candidates[replacement] = self.parsed.splice(
+                self.start, self.end, replacement
+            )
+        return found
+
+    def errors_with(self, replacement: str) -> int:
+        return len(self.candidate(replacement).issues)
 
 
 def prepare(
-    doc: Document,
-    lang: syntax.LanguageSpec,
+    parsed: ParsedDocument,
     request: EditRequest,
-    infiller: Infiller,
-    options: EditOptions = EditOptions(),
+    backend: Backend,
+    options: EditOptions = DEFAULT_OPTIONS,
+    span: tuple[int, int] | None = None,
 ) -> Prepared:
-    """Resolve the span and build the model request; raises EditFailure to report."""
+    """Resolve the span (unless the caller did: `span`, from `targets.target_span`) and
+    build the model request; raises EditFailure to report."""
     if not 0 < request.strength <= 1:
-        raise _fail(Status.ERROR, f"strength must be in (0, 1], not {request.strength}")
-    start, end = resolve_span(doc, lang, request, options)
+        raise failure(Status.ERROR, f"strength must be in (0, 1], not {request.strength}")
+    start, end = span or target_span(parsed, request, options.snap)
+    doc = parsed.doc
     text = doc.text
     original = text[start:end]
-    tok = infiller.tokenizer
-    n_span = len(tok.encode(original))
-    limit = min(options.max_span_tokens, infiller.max_span_tokens)
+    n_span = backend.count_tokens(original)
+    limit = min(options.max_span_tokens, backend.max_span_tokens)
     if n_span > limit:
-        raise _fail(
+        raise failure(
             Status.ERROR,
             f"the span is {n_span} tokens; the model handles at most {limit}: select less",
             start,
             end,
         )
-    tree = syntax.parse(text.encode("utf-8"), lang)
 
-    def count(pieces):
-        return [len(ids) for ids in tok.encode_batch(list(pieces))]
+    def count(pieces: Sequence[str]) -> list[int]:
+        return [backend.count_tokens(piece) for piece in pieces]
 
-    window = build_window(doc, start, end, options.max_context_tokens, count, tree, lang)
+    window = build_window(
+        doc, start, end, options.max_context_tokens, count, parsed.tree, parsed.lang
+    )
     # The model was trained on "\n" line endings; it sees the file that way.
     line_start = text.rfind("\n", 0, start) + 1
     indent = text[line_start:start] if not text[line_start:start].strip() else ""
@@ -210,17 +133,8 @@ def prepare(
         infill = InfillRequest(prefix, suffix, middle=middle, strength=request.strength)
     else:
         infill = InfillRequest(prefix, suffix)
-    prepared = Prepared(
-        doc=doc,
-        lang=lang,
-        request=request,
-        start=start,
-        end=end,
-        original=original,
-        infill=infill,
-        errors_before=syntax.count_errors(tree),
-    )
-    prepared.infill.accept = lambda candidate: _acceptable(prepared, candidate)
+    prepared = Prepared(parsed, request, start, end, infill)
+    infill.accept = lambda candidate: _acceptable(prepared, candidate)
     return prepared
 
 
@@ -236,20 +150,10 @@ def _todo_hint(original: str, intent: Intent, indent: str) -> str:
     return f"\n{indent}".join(comments) + "\n" + indent
 
 
-def _splice(prepared: Prepared, replacement: str) -> str:
-    t = prepared.doc.text
-    return t[: prepared.start] + replacement + t[prepared.end :]
-
-
-def _errors_with(prepared: Prepared, replacement: str) -> int:
-    source = _splice(prepared, replacement).encode("utf-8")
-    return syntax.count_errors(syntax.parse(source, prepared.lang))
-
-
 def _acceptable(prepared: Prepared, candidate: str) -> bool:
     if _invents_replacement_chars(prepared, candidate):
         return False
-    return _errors_with(prepared, clean(prepared, candidate)) <= prepared.errors_before
+    return prepared.errors_with(clean(prepared, candidate)) <= prepared.errors_before
 
 
 def _invents_replacement_chars(prepared: Prepared, candidate: str) -> bool:
@@ -266,7 +170,7 @@ def clean(prepared: Prepared, candidate: str) -> str:
     suffix = doc.text[prepared.end :].replace("\r\n", "\n")
     trimmed = _trim_repeated_suffix(text, suffix)
     # Only when the cut does not break the code: `print(f(x|)` may need both parens.
-    if trimmed != text and _errors_with(prepared, trimmed) <= _errors_with(prepared, text):
+    if trimmed != text and prepared.errors_with(trimmed) <= prepared.errors_with(text):
         text = trimmed
     text = _reindent(text, doc.indent_unit())
     # No blank lines or trailing blanks the original span did not have at its ends.
@@ -319,14 +223,14 @@ def _reindent(text: str, unit: str) -> str:
 def finish(
     prepared: Prepared,
     result: InfillResult,
-    infiller: Infiller,
-    options: EditOptions = EditOptions(),
-    cancel=None,
+    backend: Backend,
+    options: EditOptions,
+    cancel: CancelHandle | None,
 ) -> EditResult:
     """Validate a model result, repair new syntax errors a bounded number of times, and
     turn it into minimal edits."""
     replacement = clean(prepared, result.text)
-    errors = _errors_with(prepared, replacement)
+    errors = prepared.errors_with(replacement)
     repairs = 0
     steps, seconds = result.steps, result.seconds
     while errors > prepared.errors_before and repairs < options.repair_rounds:
@@ -335,7 +239,7 @@ def finish(
             break
         repairs += 1
         try:
-            again = infiller.infill(
+            again = backend.infill(
                 prepared.infill.prefix,
                 prepared.infill.suffix,
                 middle=replacement.replace("\r\n", "\n"),
@@ -348,7 +252,7 @@ def finish(
         steps += again.steps
         seconds += again.seconds
         candidate = clean(prepared, again.text)
-        new_errors = _errors_with(prepared, candidate)
+        new_errors = prepared.errors_with(candidate)
         if new_errors <= errors:
             replacement, errors = candidate, new_errors
     base = EditResult(
@@ -396,14 +300,12 @@ def finish(
 
 def _new_issue_ranges(prepared: Prepared, replacement: str) -> list[tuple[int, int]]:
     """Character ranges, within `replacement`, of syntax issues inside the edited span."""
-    spliced = _splice(prepared, replacement)
-    data = spliced.encode("utf-8")
-    tree = syntax.parse(data, prepared.lang)
-    doc = Document.from_text(spliced)
+    spliced = prepared.candidate(replacement)
+    doc = spliced.doc
     lo = prepared.start
     hi = prepared.start + len(replacement)
     out = []
-    for issue in syntax.syntax_issues(tree):
+    for issue in spliced.issues:
         a, b = doc.offset_from_byte(issue.start), doc.offset_from_byte(issue.end)
         if a <= hi and lo <= b:
             out.append((max(a, lo) - lo, min(b, hi) - lo))
@@ -411,22 +313,32 @@ def _new_issue_ranges(prepared: Prepared, replacement: str) -> list[tuple[int, i
 
 
 def edit(
-    doc: Document,
-    lang: syntax.LanguageSpec,
+    parsed: ParsedDocument,
     request: EditRequest,
-    infiller: Infiller,
-    options: EditOptions = EditOptions(),
+    backend: Backend,
+    options: EditOptions = DEFAULT_OPTIONS,
     on_step: Callable | None = None,
-    cancel=None,
+    cancel: CancelHandle | None = None,
 ) -> EditResult:
     """Run one edit end to end (prepare, model, finish)."""
     try:
-        prepared = prepare(doc, lang, request, infiller, options)
-    except EditFailure as failure:
-        return failure.result
+        prepared = prepare(parsed, request, backend, options)
+    except EditFailure as failed:
+        return failed.result
+    return edit_prepared(prepared, backend, options, on_step, cancel)
+
+
+def edit_prepared(
+    prepared: Prepared,
+    backend: Backend,
+    options: EditOptions,
+    on_step: Callable | None,
+    cancel: CancelHandle | None,
+) -> EditResult:
+    """The model and `finish` for a prepared edit."""
     r = prepared.infill
     try:
-        result = infiller.infill(
+        result = backend.infill(
             r.prefix,
             r.suffix,
             middle=r.middle,
@@ -436,7 +348,7 @@ def edit(
             cancel=cancel,
             **options.sampler,
         )
-        return finish(prepared, result, infiller, options, cancel)
+        return finish(prepared, result, backend, options, cancel)
     except Cancelled:
         return EditResult(Status.CANCELLED, "cancelled", prepared.start, prepared.end)
     except InfillError as err:
@@ -445,33 +357,12 @@ def edit(
 
 def edit_batch(
     items: list[Prepared],
-    infiller: Infiller,
-    options: EditOptions = EditOptions(),
-    cancel=None,
+    backend: Backend,
+    options: EditOptions = DEFAULT_OPTIONS,
+    cancel: CancelHandle | None = None,
 ) -> list[EditResult]:
     """Many prepared edits through one `infill_batch` call, then finished one by one."""
     if not items:
         return []
-    results = infiller.infill_batch([p.infill for p in items], cancel=cancel, **options.sampler)
-    return [finish(p, r, infiller, options, cancel) for p, r in zip(items, results)]
-
-
-def edit_text(
-    text: str,
-    path: str | None,
-    request: EditRequest,
-    infiller: Infiller,
-    options: EditOptions = EditOptions(),
-    language: str | None = None,
-) -> tuple[str, EditResult]:
-    """str -> str: the text after the edit (unchanged unless the result is a change)."""
-    doc = Document.from_text(text)
-    try:
-        lang = language_of(path, language)
-    except EditFailure as failure:
-        return text, failure.result
-    result = edit(doc, lang, request, infiller, options)
-    if not result.changed:
-        return text, result
-    new = doc.apply(result.edits)
-    return ("\ufeff" if new.bom else "") + new.text, result
+    results = backend.infill_batch([p.infill for p in items], cancel=cancel, **options.sampler)
+    return [finish(p, r, backend, options, cancel) for p, r in zip(items, results)]

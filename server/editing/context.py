@@ -14,41 +14,8 @@ from dataclasses import dataclass, field
 
 import tree_sitter
 
-from .document import Document
-from .syntax import LanguageSpec
-
-# Top-level nodes that bring names into scope.
-IMPORT_TYPES: dict[str, frozenset[str]] = {
-    "python": frozenset({"import_statement", "import_from_statement", "future_import_statement"}),
-    "javascript": frozenset({"import_statement"}),
-    "typescript": frozenset({"import_statement"}),
-    "tsx": frozenset({"import_statement"}),
-    "go": frozenset({"package_clause", "import_declaration"}),
-    "rust": frozenset({"use_declaration"}),
-    "java": frozenset({"package_declaration", "import_declaration"}),
-}
-
-# Nodes whose header (everything before their body) names the scope a span lives in.
-SCOPE_TYPES: dict[str, frozenset[str]] = {
-    "python": frozenset({"function_definition", "class_definition"}),
-    "javascript": frozenset(
-        {"function_declaration", "class_declaration", "method_definition", "function_expression"}
-    ),
-    "typescript": frozenset(
-        {"function_declaration", "class_declaration", "method_definition", "interface_declaration"}
-    ),
-    "tsx": frozenset({"function_declaration", "class_declaration", "method_definition"}),
-    "go": frozenset({"function_declaration", "method_declaration"}),
-    "rust": frozenset({"function_item", "impl_item", "trait_item", "mod_item"}),
-    "java": frozenset(
-        {
-            "class_declaration",
-            "interface_declaration",
-            "method_declaration",
-            "constructor_declaration",
-        }
-    ),
-}
+from ..document import Document
+from ..syntax import LanguageSpec
 
 PREFIX_SHARE = 2 / 3
 PIN_SHARE = 1 / 4  # at most this share of the budget goes to pinned imports and signatures
@@ -147,17 +114,16 @@ def _pins(
     limit = int(budget * PIN_SHARE)
     start_byte = doc.byte_offset(start)
     imports: list[str] = []
-    for node in tree.root_node.children:
-        if node.start_byte >= start_byte:
+    for child in tree.root_node.children:
+        if child.start_byte >= start_byte:
             break
-        if node.type in IMPORT_TYPES.get(lang.name, ()):
-            imports.append(_node_text(doc, node))
+        if child.type in lang.import_types:
+            imports.append(_node_text(doc, child))
 
     headers: list[str] = []
-    node = tree.root_node.descendant_for_byte_range(start_byte, start_byte)
-    scope_types = SCOPE_TYPES.get(lang.name, frozenset())
+    node: tree_sitter.Node | None = tree.root_node.descendant_for_byte_range(start_byte, start_byte)
     while node is not None:
-        if node.type in scope_types and node.start_byte < start_byte:
+        if node.type in lang.scope_types and node.start_byte < start_byte:
             body = node.child_by_field_name("body")
             if body is not None and body.start_byte <= start_byte:
                 header_start = doc.offset_from_byte(node.start_byte)
