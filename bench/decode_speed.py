@@ -23,7 +23,8 @@ from pathlib import Path
 
 import torch
 
-from diffill.model import autoregressive, evaluation, load
+from diffill.model import evaluation, load
+from diffill.model.backends import autoregressive
 from diffill.model.sampler import PRESETS
 
 from .infill_latency import context, percentile

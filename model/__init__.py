@@ -5,10 +5,10 @@ infiller = load()
 print(infiller.infill("def add(a, b):\\n    return ", "\\n").text)
 """
 
+from .backends.mdlm import DEFAULT_MODEL, Infiller, InfillError, InfillRequest, InfillResult, load
+from .backends.open_checkpoints.checkpoint import ModelTooLarge
+from .backends.open_checkpoints.infiller import HFInfiller
 from .checkpoint import CheckpointError
-from .hf_checkpoint import ModelTooLarge
-from .hf_infiller import HFInfiller
-from .infiller import DEFAULT_MODEL, Infiller, InfillError, InfillRequest, InfillResult, load
 from .sampler import Cancelled, SamplerOptions, Step
 from .tokenizer import TokenizerError
 

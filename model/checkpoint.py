@@ -13,7 +13,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .network import DiffusionLM, ModelConfig
+from .backends.transformer import DiffusionLM, ModelConfig
 from .tokenizer import CodeTokenizer, TokenizerError
 
 FORMAT_VERSION = 1

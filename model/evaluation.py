@@ -23,9 +23,9 @@ from pathlib import Path
 
 import tree_sitter
 
-from .corpus import HELDOUT, Corpus, is_corpus
-from .data import SourceFile, _parser, read_corpus
-from .infiller import Infiller
+from .backends.mdlm import Infiller
+from .training.corpus import HELDOUT, Corpus, is_corpus
+from .training.spans import SourceFile, _parser, read_corpus
 
 KINDS = ("single_line", "multi_line", "random_span")
 TEST_SECONDS = 10

@@ -19,7 +19,7 @@ from typing import Literal, Protocol
 
 import torch
 
-from .network import DiffusionLM, KVCache, group_mask
+from .backends.transformer import DiffusionLM, KVCache, group_mask
 
 
 class Cancelled(Exception):

@@ -79,7 +79,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from diffill.model.train import TrainOptions, train
+    from diffill.model.training.loop import TrainOptions, train
 
     try:
         opts = TrainOptions(
@@ -167,7 +167,8 @@ def _load_model(args: argparse.Namespace):
 
 def _load_eval_model(args: argparse.Namespace):
     """The diffusion model, or the autoregressive peer when the folder holds one."""
-    from diffill.model import CheckpointError, autoregressive, checkpoint
+    from diffill.model import CheckpointError, checkpoint
+    from diffill.model.backends import autoregressive
 
     if args.model is not None:
         try:

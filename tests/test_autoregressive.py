@@ -10,10 +10,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from diffill.model import CheckpointError, autoregressive, checkpoint, evaluation
-from diffill.model.autoregressive import ARInfiller, causal_loss, collate, fim_example, sentinels
-from diffill.model.corpus import TRAIN, build
-from diffill.model.train import ExampleStream
+from diffill.model import CheckpointError, checkpoint, evaluation
+from diffill.model.backends import autoregressive
+from diffill.model.backends.autoregressive import (
+    ARInfiller,
+    causal_loss,
+    collate,
+    fim_example,
+    sentinels,
+)
+from diffill.model.training.corpus import TRAIN, build
+from diffill.model.training.loop import ExampleStream
 from diffill.server import cli
 
 from .conftest import tiny_model

@@ -8,9 +8,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from diffill.model import corpus as corpus_mod
-from diffill.model.corpus import HELDOUT, TRAIN, Corpus, CorpusError, build, minhash, normalise
-from diffill.model.data import is_heldout
+from diffill.model.training import corpus as corpus_mod
+from diffill.model.training.corpus import (
+    HELDOUT,
+    TRAIN,
+    Corpus,
+    CorpusError,
+    build,
+    minhash,
+    normalise,
+)
+from diffill.model.training.spans import is_heldout
 
 STDLIB = Path(shutil.__file__).parent
 

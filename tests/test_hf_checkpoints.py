@@ -21,10 +21,10 @@ from diffill.model import (
     HFInfiller,
     InfillRequest,
     ModelTooLarge,
-    hf_checkpoint,
-    hf_infiller,
     load,
 )
+from diffill.model.backends.open_checkpoints import checkpoint as hf_checkpoint
+from diffill.model.backends.open_checkpoints import infiller as hf_infiller
 
 from .open_checkpoints import (
     DREAM_SPECIALS,

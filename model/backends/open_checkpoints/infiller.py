@@ -30,14 +30,14 @@ from pathlib import Path
 
 import torch
 
-from . import hf_checkpoint
-from .hardware import describe, fast_bf16, resolve_device
-from .hf_checkpoint import Family
-from .hf_network import BidirectionalDecoder
-from .hf_sampler import denoise
-from .hf_tokenizer import HFTokenizer
-from .infiller import LENGTH_QUANTILES, InfillError, InfillRequest, InfillResult, trim_context
-from .sampler import CancelHandle, SamplerOptions, Step
+from ...hardware import describe, fast_bf16, resolve_device
+from ...sampler import CancelHandle, SamplerOptions, Step
+from ..mdlm import LENGTH_QUANTILES, InfillError, InfillRequest, InfillResult, trim_context
+from . import checkpoint as hf_checkpoint
+from .checkpoint import Family
+from .network import BidirectionalDecoder
+from .sampler import denoise
+from .tokenizer import HFTokenizer
 
 # Longest span the model is asked to write; also the length probe's canvas.
 DEFAULT_MAX_SPAN_TOKENS = 256

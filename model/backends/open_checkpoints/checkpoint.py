@@ -29,9 +29,9 @@ from pathlib import Path
 import torch
 from safetensors import SafetensorError, safe_open
 
-from .checkpoint import WEIGHTS, WEIGHTS_INDEX, CheckpointError
-from .hf_network import BidirectionalDecoder, DecoderConfig
-from .hf_tokenizer import HFTokenizer, load_tokenizer_files, special_token_id
+from ...checkpoint import WEIGHTS, WEIGHTS_INDEX, CheckpointError
+from .network import BidirectionalDecoder, DecoderConfig
+from .tokenizer import HFTokenizer, load_tokenizer_files, special_token_id
 
 # Contexts longer than this are cut even where config.json allows more: Dream's README
 # gives 2,048 positions as its trained context although its config inherits Qwen2.5's.

@@ -21,11 +21,11 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from . import checkpoint
-from .hardware import fast_bf16, resolve_device
-from .infiller import trim_context
-from .network import DiffusionLM
-from .tokenizer import CodeTokenizer
+from .. import checkpoint
+from ..hardware import fast_bf16, resolve_device
+from ..tokenizer import CodeTokenizer
+from .mdlm import trim_context
+from .transformer import DiffusionLM
 
 
 def sentinels(tok: CodeTokenizer) -> tuple[int, int, int]:

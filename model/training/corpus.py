@@ -29,8 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import MAX_FILE_BYTES, content_hash, is_heldout, iter_python_files
-from .tokenizer import CodeTokenizer, train_tokenizer
+from ..tokenizer import CodeTokenizer, train_tokenizer
+from .spans import MAX_FILE_BYTES, content_hash, is_heldout, iter_python_files
 
 FORMAT_VERSION = 1
 TRAIN, HELDOUT = 0, 1

@@ -23,8 +23,8 @@ from pathlib import Path
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, normalizers, pre_tokenizers
 from tokenizers.models import BPE
 
-from .checkpoint import CheckpointError
-from .tokenizer import ByteTokens, _bytes_to_unicode
+from ...checkpoint import CheckpointError
+from ...tokenizer import ByteTokens, _bytes_to_unicode
 
 # `Qwen2Tokenizer`'s pre-tokenizer (transformers, tokenization_qwen2.PRETOKENIZE_REGEX): the
 # pattern is part of the tokenizer's definition but is not stored in vocab.json/merges.txt.

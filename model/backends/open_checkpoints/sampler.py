@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import torch
 
-from .sampler import (
+from ...sampler import (
     CancelHandle,
     Cancelled,
     DenoiseResult,

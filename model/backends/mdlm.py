@@ -21,13 +21,13 @@ from pathlib import Path
 
 import torch
 
-from . import checkpoint
-from .hardware import describe, fast_bf16, resolve_device
-from .network import DiffusionLM, group_mask
-from .sampler import CancelHandle, Context, SamplerOptions, Step, canvas_hidden, denoise
-from .tokenizer import CodeTokenizer
+from .. import checkpoint
+from ..hardware import describe, fast_bf16, resolve_device
+from ..sampler import CancelHandle, Context, SamplerOptions, Step, canvas_hidden, denoise
+from ..tokenizer import CodeTokenizer
+from .transformer import DiffusionLM, group_mask
 
-DEFAULT_MODEL = Path(__file__).parent / "weights" / "default"
+DEFAULT_MODEL = Path(__file__).parents[1] / "weights" / "default"
 
 # Quantiles of the predicted length distribution tried as candidate canvas lengths. The
 # longer ones carry slack the model fills with <pad>, which covers an under-estimate.
@@ -428,10 +428,10 @@ def load(
     dtype: "auto" (bf16 where it is fast, else float32), "bfloat16" or "float32".
     """
     folder = DEFAULT_MODEL if path_or_name in (None, "default") else Path(path_or_name)
-    from . import hf_checkpoint
+    from .open_checkpoints import checkpoint as hf_checkpoint
 
     if hf_checkpoint.is_hf_folder(folder):  # Dream family, LLaDA: see hf_infiller
-        from .hf_infiller import load as load_open_checkpoint
+        from .open_checkpoints.infiller import load as load_open_checkpoint
 
         return load_open_checkpoint(folder, device=device, dtype=dtype)  # type: ignore[return-value]
     dev = resolve_device(device)

@@ -1,0 +1,1 @@
+"""Model backends (filled in by the next commit)."""

@@ -1,0 +1,1 @@
+"""Open diffusion checkpoints (filled in by the next commit)."""
