@@ -21,7 +21,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
-from diffill.model import load
+from diffill.model import Backend, load
 from diffill.server import engine
 from diffill.server.document import Document, Encoding
 from diffill.server.engine import EditRequest, Intent
@@ -35,7 +35,7 @@ SPAN_TOKENS = 150  # under the engine's 192-token span limit, with room for the 
 PAUSE_S = 0.5  # longer than the default diagnostics delay (300 ms): the parse is cached
 
 
-def find_span(doc: Document, infiller: Any, lines: int) -> tuple[int, int]:
+def find_span(doc: Document, infiller: Backend, lines: int) -> tuple[int, int]:
     """A selection of `lines` whole lines of simple statements (after snapping to
     statements) somewhere past the file's first third, short enough for the model."""
     lang = engine.language_of(str(SOURCE), None)
@@ -54,7 +54,7 @@ def find_span(doc: Document, infiller: Any, lines: int) -> tuple[int, int]:
         except engine.EditFailure:
             continue
         text = doc.text[s:e]
-        if text.count("\n") == lines - 1 and len(infiller.tokenizer.encode(text)) <= limit:
+        if text.count("\n") == lines - 1 and infiller.count_tokens(text) <= limit:
             return s, e
     raise SystemExit(f"no {lines}-line span of simple statements in {SOURCE}")
 
@@ -253,7 +253,7 @@ def main() -> None:
     path = save(
         "lsp_overhead",
         {
-            "model": str(infiller.folder),
+            "model": str(infiller.facts.folder),
             "device": args.device,
             "repeats": args.repeats,
             "steps": args.steps,

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import tree_sitter
 
-from .backends.mdlm import Infiller
+from .backend import Backend
 from .training.corpus import HELDOUT, Corpus, is_corpus
 from .training.spans import SourceFile, _parser, read_corpus
 
@@ -216,24 +216,25 @@ class TaskResult:
 
 
 def evaluate(
-    infiller: Infiller,
+    backend: Backend,
     tasks: list[Task],
     batch_size: int = 8,
     length: int | None = None,
     **sampler_options,
 ) -> list[TaskResult]:
-    """Infill every task (in batches) and score it."""
+    """Infill every task (in batches) and score it; the length head is scored where the
+    backend has one and chooses the length."""
     results: list[TaskResult] = []
-    tok = infiller.tokenizer
     for i in range(0, len(tasks), batch_size):
         chunk = tasks[i : i + batch_size]
-        outs = infiller.infill_batch(
+        outs = backend.infill_batch(
             [(t.prompt, t.suffix) for t in chunk], length=length, **sampler_options
         )
         for t, r in zip(chunk, outs):
             predicted = None
-            if length is None and getattr(infiller, "predicts_length", True):
-                predicted = int(infiller.length_distribution(t.prompt, t.suffix).argmax())
+            if length is None:
+                lengths = backend.length_distribution(t.prompt, t.suffix)
+                predicted = None if lengths is None else int(lengths.argmax())
             expected = t.canonical_solution
             exact = r.text.rstrip() == expected.rstrip()
             reference_errors = _errors(t.prompt + expected + t.suffix)
@@ -253,7 +254,7 @@ def evaluate(
                     similarity=difflib.SequenceMatcher(None, r.text, expected).ratio(),
                     parses=parses,
                     passed=passed,
-                    true_tokens=len(tok.encode(expected)),
+                    true_tokens=backend.count_tokens(expected),
                     predicted_length=predicted,
                     steps=r.steps,
                     seconds=r.seconds / len(chunk),

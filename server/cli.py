@@ -48,12 +48,12 @@ def cmd_info(args: argparse.Namespace) -> int:
     facts = {
         "versions": versions,
         "python": sys.version.split()[0],
-        "model": str(infiller.folder),
-        "parameters": infiller.num_parameters,
-        "device": infiller.describe_device(),
-        "dtype": str(next(infiller.model.parameters()).dtype).removeprefix("torch."),
-        "config": infiller.model.cfg.to_dict(),
-        "training": infiller.info,
+        "model": str(infiller.facts.folder),
+        "parameters": infiller.facts.parameters,
+        "device": infiller.facts.device,
+        "dtype": infiller.facts.dtype,
+        "config": infiller.facts.config,
+        "training": infiller.facts.training,
     }
     if args.json:
         print(json.dumps(facts, indent=2))
@@ -155,34 +155,19 @@ def _edit_options(args: argparse.Namespace, snap: bool = True):
     )
 
 
-def _load_model(args: argparse.Namespace):
+def _load_model(args: argparse.Namespace, max_context_tokens: int | None = None):
     from diffill.model import CheckpointError, load
 
     try:
-        return load(args.model, device=args.device)
+        return load(args.model, device=args.device, max_context_tokens=max_context_tokens)
     except (CheckpointError, ValueError) as err:
         print(f"diffill: cannot load the model: {err}", file=sys.stderr)
         return None
 
 
 def _load_eval_model(args: argparse.Namespace):
-    """The diffusion model, or the autoregressive peer when the folder holds one."""
-    from diffill.model import CheckpointError, checkpoint
-    from diffill.model.backends import autoregressive
-
-    if args.model is not None:
-        try:
-            config = checkpoint.read_config(Path(args.model))
-        except CheckpointError as err:
-            print(f"diffill: cannot load the model: {err}", file=sys.stderr)
-            return None
-        if config.get("model_type") == checkpoint.AR_MODEL_TYPE:
-            try:
-                return autoregressive.load(args.model, device=args.device)
-            except (CheckpointError, ValueError) as err:
-                print(f"diffill: cannot load the model: {err}", file=sys.stderr)
-                return None
-    return _load_model(args)
+    """The model to evaluate (any backend: `load` picks it), shown --max-context tokens."""
+    return _load_model(args, args.max_context)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -202,8 +187,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if infiller is None:
         return EXIT_FAILED
     sampler = _sampler_options(args)
-    if hasattr(infiller, "max_context_tokens"):
-        infiller.max_context_tokens = args.max_context
     results = evaluation.evaluate(
         infiller, tasks, batch_size=args.batch_size, length=args.length, **sampler
     )
@@ -213,11 +196,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
             infiller, tasks, batch_size=args.batch_size, length=args.fixed_length, **sampler
         )
     meta = {
-        "model": str(infiller.folder),
-        "model_type": getattr(infiller, "model_type", "diffill-mdlm"),
-        "parameters": infiller.num_parameters,
-        "model_bytes": sum(p.stat().st_size for p in infiller.folder.glob("*"))
-        if infiller.folder
+        "model": str(infiller.facts.folder),
+        "model_type": infiller.facts.family,
+        "parameters": infiller.facts.parameters,
+        "model_bytes": sum(p.stat().st_size for p in infiller.facts.folder.glob("*"))
+        if infiller.facts.folder
         else None,
         "sampler": sampler,
         "length": args.length,

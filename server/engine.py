@@ -15,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
-from diffill.model import Cancelled, Infiller, InfillError, InfillRequest, InfillResult
+from diffill.model import Backend as Infiller
+from diffill.model import Cancelled, InfillError, InfillRequest, InfillResult
 
 from . import syntax
 from .context import build_window

@@ -53,7 +53,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, lsp_method
 from pygls.uris import to_fs_path
 
-from diffill.model import Infiller
+from diffill.model import Backend as Infiller
 
 from . import engine, protocol, syntax
 from .document import Document, DocumentError, Encoding

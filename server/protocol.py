@@ -22,7 +22,7 @@ from typing import Any
 
 from lsprotocol import types
 
-from diffill.model import Infiller
+from diffill.model import Backend as Infiller
 from diffill.model.sampler import PRESETS
 
 from .document import Document, DocumentError, Encoding, Position, TextEdit

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from diffill.model import Infiller
+from diffill.model import Backend as Infiller
 
 from . import engine, syntax
 from .document import Document, DocumentError

@@ -58,6 +58,12 @@ class ScriptedInfiller:
             sampler=sampler,
         )
 
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer.encode(text))
+
+    def length_distribution(self, prefix: str, suffix: str) -> None:
+        return None
+
     def infill_batch(self, pairs, *, length=None, cancel=None, accept=None, **sampler):
         self.batches.append(len(pairs))
         out = []

@@ -12,14 +12,9 @@ import torch
 
 from diffill.model import CheckpointError, checkpoint, evaluation
 from diffill.model.backends import autoregressive
-from diffill.model.backends.autoregressive import (
-    ARInfiller,
-    causal_loss,
-    collate,
-    fim_example,
-    sentinels,
-)
+from diffill.model.backends.autoregressive import ARInfiller, sentinels
 from diffill.model.training.corpus import TRAIN, build
+from diffill.model.training.fim import causal_loss, collate, fim_example
 from diffill.model.training.loop import ExampleStream
 from diffill.server import cli
 
@@ -86,7 +81,7 @@ def test_causal_model_does_not_look_ahead(tokenizer):
 def test_cached_decoding_equals_full_recomputation(tokenizer):
     peer = ARInfiller(causal(tokenizer), tokenizer)
     prefix, suffix = "def add(a, b):\n    ", "\n\nprint(add(1, 2))\n"
-    got = peer.infill(prefix, suffix, max_new_tokens=10, min_new_tokens=10)
+    got = peer.infill(prefix, suffix, length=10, min_new_tokens=10)
     seq = peer.prompt(prefix, suffix)
     want = []
     with torch.no_grad():
@@ -98,7 +93,7 @@ def test_cached_decoding_equals_full_recomputation(tokenizer):
                 logits[peer.end_id] = float("-inf")
             want.append(int(logits.argmax()))
             seq.append(want[-1])
-    assert got.tokens == 10 and got.text == tokenizer.decode(want)
+    assert len(got.tokens) == got.length == 10 and got.text == tokenizer.decode(want)
     assert got.steps == 9  # the prompt call yields the first token
 
 

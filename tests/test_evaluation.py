@@ -77,7 +77,7 @@ def test_pass_at_1_runs_the_test_in_a_sandbox():
 
 def test_eval_command_on_a_corpus(tmp_path, infiller, monkeypatch, capsys):
     corpus = heldout_corpus(tmp_path)
-    monkeypatch.setattr(cli, "_load_model", lambda args: infiller)
+    monkeypatch.setattr(cli, "_load_model", lambda args, max_context_tokens=None: infiller)
     out = tmp_path / "eval.json"
     code = cli.main(
         ["eval", "--corpus", str(corpus), "--n", "2", "--json", str(out), "--steps", "4"]
@@ -92,7 +92,7 @@ def test_eval_command_on_a_corpus(tmp_path, infiller, monkeypatch, capsys):
 
 def test_length_head_report_against_a_fixed_canvas(tmp_path, infiller, monkeypatch, capsys):
     corpus = heldout_corpus(tmp_path)
-    monkeypatch.setattr(cli, "_load_model", lambda args: infiller)
+    monkeypatch.setattr(cli, "_load_model", lambda args, max_context_tokens=None: infiller)
     out, saved = tmp_path / "eval.json", tmp_path / "tasks.jsonl"
     argv = ["eval", "--corpus", str(corpus), "--n", "2", "--json", str(out), "--steps", "2"]
     code = cli.main([*argv, "--fixed-length", "3", "--write-tasks", str(saved)])

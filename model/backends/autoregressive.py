@@ -1,31 +1,45 @@
-"""The autoregressive peer that diffusion decoding is measured against.
+"""The autoregressive peer that diffusion decoding is measured against, as a `Backend`.
 
-It is the same network (`DiffusionLM` with `causal=True`), the same size and tokenizer,
-trained on the same windows and spans as the diffusion model, with the fill-in-the-middle
-transformation in prefix-suffix-middle order (Bavarian et al. 2022):
+It is the same network (`transformer.DiffusionLM` with `causal=True`), the same size and
+tokenizer, trained on the same windows and spans as the diffusion model, with the
+fill-in-the-middle transformation in prefix-suffix-middle order (Bavarian et al. 2022;
+examples and loss in `training.fim`):
 
     [<bof>] prefix  SUFFIX  suffix [<eof>]  MIDDLE  middle  END
 
 and decoded greedily, one token per model call, with a key/value cache. It shares the
 diffusion model's tokenizer, so its sentinels are that tokenizer's special tokens, which
 never occur in text: SUFFIX is `<mask>`, MIDDLE is `<len>` and END is `<pad>`.
+
+What a left-to-right decoder cannot do is refused with `InfillError`: touching up or
+repairing a given middle (`middle` with `strength` < 1, `remask`) and sampling
+(`temperature` > 0). The options that steer parallel unmasking (steps, threshold,
+max_steps, order, remask, length_candidates) have nothing to act on here; they are checked
+like everywhere else and then have no effect, so one evaluation can drive every backend.
+`length` caps the tokens written; the peer's own option `min_new_tokens` holds END back
+(for timing fixed lengths). It has no length head (`length_distribution` is None) and
+writes one candidate, so `accept` has nothing to choose between.
 """
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from .. import checkpoint
-from ..hardware import fast_bf16, resolve_device
+from ..backend import InfillError, InfillRequest, InfillResult, ModelFacts
+from ..hardware import resolve_device, resolve_dtype
+from ..requests import InfillBackend, OnStep, validate
+from ..sampler import CancelHandle, Cancelled, SamplerOptions, Step
 from ..tokenizer import CodeTokenizer
-from .mdlm import trim_context
 from .transformer import DiffusionLM
+
+DEFAULT_MAX_NEW_TOKENS = 128
 
 
 def sentinels(tok: CodeTokenizer) -> tuple[int, int, int]:
@@ -33,171 +47,144 @@ def sentinels(tok: CodeTokenizer) -> tuple[int, int, int]:
     return tok.mask_id, tok.len_id, tok.pad_id
 
 
-def fim_example(
-    tok: CodeTokenizer,
-    text: str,
-    span: tuple[int, int],
-    at_file_start: bool,
-    at_file_end: bool,
-    max_tokens: int,
-) -> list[int] | None:
-    """One PSM sequence cutting `span` out of `text`, or None when the middle is too long.
+@dataclass(frozen=True)
+class Decoding:
+    """The peer's reading of a call's sampler options."""
 
-    Pieces are tokenized separately, as at inference time (and as the diffusion model's
-    training examples are). Over `max_tokens`, the prefix loses its far start and the
-    suffix its far end, so the tokens next to the gap stay.
-    """
-    suffix_id, middle_id, end_id = sentinels(tok)
-    a, b = span
-    pre, mid, suf = tok.encode_batch([text[:a], text[a:b], text[b:]])
-    if at_file_start:
-        pre = [tok.bof_id, *pre]
-    if at_file_end:
-        suf = [*suf, tok.eof_id]
-    room = max_tokens - len(mid) - 3
-    if room < 16:
-        return None
-    keep_suf = min(len(suf), room // 3)
-    keep_pre = min(len(pre), room - keep_suf)
-    keep_suf = min(len(suf), room - keep_pre)
-    pre = pre[len(pre) - keep_pre :]
-    suf = suf[:keep_suf]
-    return [*pre, suffix_id, *suf, middle_id, *mid, end_id]
+    min_new_tokens: int = 0  # END is not allowed before this many tokens
 
 
-@dataclass
-class ARBatch:
-    inputs: torch.Tensor  # (B, T)
-    targets: torch.Tensor  # (B, T); -100 where no loss
-    positions: torch.Tensor  # (B, T)
-    middle: torch.Tensor  # (B, T) bool: targets inside a FIM middle (and its END)
-
-    def to(self, device: torch.device | str) -> ARBatch:
-        return ARBatch(*(getattr(self, f).to(device, non_blocking=True) for f in _AR_FIELDS))
-
-    def pin_memory(self) -> ARBatch:
-        return ARBatch(*(getattr(self, f).pin_memory() for f in _AR_FIELDS))
-
-
-_AR_FIELDS = ("inputs", "targets", "positions", "middle")
-
-
-def collate(sequences: Sequence[list[int]], tok: CodeTokenizer) -> ARBatch:
-    """Next-token targets over whole sequences (prefix and suffix teach the language too)."""
-    _, middle_id, _ = sentinels(tok)
-    B = len(sequences)
-    T = max(len(s) for s in sequences) - 1
-    inputs = torch.full((B, T), tok.pad_id)
-    targets = torch.full((B, T), -100)
-    middle = torch.zeros(B, T, dtype=torch.bool)
-    for i, s in enumerate(sequences):
-        n = len(s) - 1
-        inputs[i, :n] = torch.tensor(s[:-1])
-        targets[i, :n] = torch.tensor(s[1:])
-        if middle_id in s:
-            start = s.index(middle_id)
-            middle[i, start:n] = True
-    positions = torch.arange(T).expand(B, T).contiguous()
-    return ARBatch(inputs, targets, positions, middle)
-
-
-def causal_loss(model: DiffusionLM, batch: ARBatch) -> tuple[torch.Tensor, dict[str, float]]:
-    h, _ = model.hidden(batch.inputs, batch.positions)
-    sel = batch.targets >= 0
-    logits = model.token_logits(h[sel]).float()
-    ce = F.cross_entropy(logits, batch.targets[sel], reduction="none")
-    loss = ce.mean()
-    stats = {"ce": float(loss.detach())}
-    in_middle = batch.middle[sel]
-    if in_middle.any():
-        stats["middle_ce"] = float(ce[in_middle].mean().detach())
-    return loss, stats
-
-
-@dataclass
-class ARResult:
-    text: str
-    tokens: int  # generated, END excluded
-    steps: int  # model calls after the prompt (one per token)
-    seconds: float
-    stopped: bool  # True when the model ended the middle itself
-
-
-class ARInfiller:
+class ARInfiller(InfillBackend[Decoding]):
     """Left-to-right fill-in-the-middle with a key/value cache, one request at a time."""
 
-    predicts_length = False
-    model_type = "diffill-fim-ar"
+    tokenizer: CodeTokenizer
 
     def __init__(
         self,
         model: DiffusionLM,
         tokenizer: CodeTokenizer,
-        max_context_tokens: int = 2048,
-        max_new_tokens: int = 128,
+        max_context_tokens: int | None = None,
+        max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
         name: str = "ar-peer",
         folder: Path | None = None,
+        training: dict | None = None,
     ) -> None:
         if not model.cfg.causal:
             raise ValueError("the autoregressive peer needs a causal model")
+        super().__init__(
+            max_context_tokens=max_context_tokens,
+            max_span_tokens=max_new_tokens,
+        )
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.name = name
-        self.folder = folder
-        self.max_context_tokens = max_context_tokens
-        self.max_new_tokens = max_new_tokens
         self.device = next(model.parameters()).device
         t = tokenizer
         _, _, self.end_id = sentinels(t)
         self.forbidden = torch.tensor(sorted(t.special_ids - {self.end_id}), device=self.device)
-
-    @property
-    def num_parameters(self) -> int:
-        return self.model.num_parameters()
+        self.facts = ModelFacts.of(
+            model,
+            name=name,
+            family=checkpoint.AR_MODEL_TYPE,
+            config=model.cfg.to_dict(),
+            folder=folder,
+            training=training,
+        )
 
     def prompt(self, prefix: str, suffix: str) -> list[int]:
-        t = self.tokenizer
-        suffix_id, middle_id, _ = sentinels(t)
-        pre, suf, pre_cut, suf_cut = trim_context(
-            t.encode(prefix), t.encode(suffix), self.max_context_tokens
-        )
-        if not pre_cut:
-            pre = [t.bof_id, *pre]
-        if not suf_cut:
-            suf = [*suf, t.eof_id]
+        suffix_id, middle_id, _ = sentinels(self.tokenizer)
+        pre, suf = self._context(prefix, suffix)
         return [*pre, suffix_id, *suf, middle_id]
 
     @torch.no_grad()
-    def infill(
+    def logits(self, token_ids: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, T, V) float32 logits of `token_ids` (B, T), position i predicting token i.
+
+        The network's output at i predicts token i+1, so it is moved to i+1; position 0
+        keeps its own (nothing predicts it), as for the shifted open checkpoints.
+        valid: (B, T) bool, False marking right padding; under the causal mask no earlier
+        position sees it, so it changes nothing.
+        """
+        token_ids = token_ids.to(self.device)
+        B, T = token_ids.shape
+        h, _ = self.model.hidden(token_ids, torch.arange(T, device=self.device).expand(B, T))
+        out = self.model.token_logits(h).float()
+        return torch.cat((out[:, :1], out[:, :-1]), dim=1)
+
+    def length_distribution(self, prefix: str, suffix: str) -> None:
+        return None  # no length head: the middle ends where the model writes END
+
+    # -- the steps `InfillBackend` leaves to a backend ------------------------------------
+
+    def _sentinels(self) -> tuple[int, int]:
+        return self.tokenizer.bof_id, self.tokenizer.eof_id
+
+    def _options(self, sampler_options: dict[str, Any]) -> Decoding:
+        options = dict(sampler_options)
+        min_new = options.pop("min_new_tokens", 0)
+        if not isinstance(min_new, int) or min_new < 0:
+            raise InfillError(f"min_new_tokens must be a whole number, not {min_new!r}")
+        if SamplerOptions.of(**options).temperature > 0:
+            raise InfillError("the autoregressive peer decodes greedily; temperature must be 0")
+        return Decoding(min_new)
+
+    def _run(
         self,
-        prefix: str,
-        suffix: str = "",
-        max_new_tokens: int | None = None,
-        min_new_tokens: int = 0,
-    ) -> ARResult:
-        """Greedy middle. `min_new_tokens` holds END back (for timing fixed lengths)."""
+        requests: list[InfillRequest],
+        options: Decoding,
+        on_step: OnStep | None,
+        cancel: CancelHandle | None,
+    ) -> list[InfillResult]:
+        """One by one: an editor waits on one request; batching would flatter throughput."""
+        validate(requests, self.max_span_tokens)
+        for r in requests:
+            if r.remask is not None or (r.middle is not None and r.strength < 1):
+                raise InfillError(
+                    "the autoregressive peer writes a middle from nothing; it cannot touch "
+                    "up or repair a given one (middle with strength < 1, remask)"
+                )
+        return [self._generate(r, options, on_step, cancel) for r in requests]
+
+    @torch.no_grad()
+    def _generate(
+        self,
+        r: InfillRequest,
+        options: Decoding,
+        on_step: OnStep | None,
+        cancel: CancelHandle | None,
+    ) -> InfillResult:
+        """The greedy middle of one request: at most `length` (or `max_span_tokens`)
+        tokens, ended by END once `min_new_tokens` are written."""
         t0 = time.perf_counter()
-        limit = max_new_tokens or self.max_new_tokens
-        ids = self.prompt(prefix, suffix)
+        limit = r.length or self.max_span_tokens
+        ids = self.prompt(r.prefix, r.suffix)
+        if cancel is not None and cancel.is_set():
+            raise Cancelled()
         tokens = torch.tensor([ids], device=self.device)
         positions = torch.arange(len(ids), device=self.device)[None]
         h, kv = self.model.hidden(tokens, positions)
         out: list[int] = []
+        confidence: list[float] = []
         pos = len(ids)
-        stopped = False
-        steps = 0
+        steps = 0  # model calls after the prompt's, which writes the first token
         while True:
             logits = self.model.token_logits(h[:, -1]).float()[0]
             logits[self.forbidden] = float("-inf")
-            if len(out) < min_new_tokens:
+            if len(out) < options.min_new_tokens:
                 logits[self.end_id] = float("-inf")
             nxt = int(logits.argmax())
             if nxt == self.end_id:
-                stopped = True
                 break
             out.append(nxt)
+            confidence.append(float(torch.softmax(logits, -1)[nxt]))
+            if on_step is not None:
+                # `masked`: the most tokens still to come
+                step = Step(len(out), torch.tensor([out]), limit - len(out))
+                on_step(self.tokenizer.decode(out), step)
             if len(out) >= limit:
                 break
+            if cancel is not None and cancel.is_set():
+                raise Cancelled()
             step_tokens = torch.tensor([[nxt]], device=self.device)
             step_pos = torch.tensor([[pos]], device=self.device)
             h, new = self.model.hidden(step_tokens, step_pos, past=kv)
@@ -207,19 +194,40 @@ class ARInfiller:
             ]
             pos += 1
             steps += 1
-        text = self.tokenizer.decode(out)
-        return ARResult(text, len(out), steps, time.perf_counter() - t0, stopped)
+        n = len(out)
+        return InfillResult(
+            text=self.tokenizer.decode(out),
+            tokens=out,
+            confidence=sum(confidence) / n if n else 1.0,
+            token_confidence=confidence,
+            steps=steps,
+            seconds=time.perf_counter() - t0,
+            length=n,
+            candidates=[n],
+            score=sum(math.log(max(c, 1e-9)) for c in confidence) / n if n else 0.0,
+            context_tokens=len(ids),
+            context_computed=len(ids),
+        )
 
-    def infill_batch(self, pairs, length: int | None = None, **_ignored) -> list[ARResult]:
-        """One by one: an editor waits on one request; batching would flatter throughput."""
-        return [self.infill(p, s, max_new_tokens=length) for p, s in pairs]
 
-
-def load(folder: str | Path, device: str = "cpu", dtype: str = "auto") -> ARInfiller:
+def load(
+    folder: str | Path,
+    device: str = "cpu",
+    dtype: str = "auto",
+    *,
+    max_context_tokens: int | None = None,
+    name: str | None = None,
+) -> ARInfiller:
+    """Load a diffill autoregressive-peer folder (model_type diffill-fim-ar)."""
     dev = resolve_device(device)
+    torch_dtype = resolve_dtype(dtype, dev)
     ckpt = checkpoint.load(folder, dev, model_type=checkpoint.AR_MODEL_TYPE)
-    if dtype == "auto":
-        ckpt.model.to(torch.bfloat16 if fast_bf16(dev) else torch.float32)
-    else:
-        ckpt.model.to(getattr(torch, dtype))
-    return ARInfiller(ckpt.model, ckpt.tokenizer, name=str(folder), folder=Path(folder))
+    ckpt.model.to(torch_dtype)
+    return ARInfiller(
+        ckpt.model,
+        ckpt.tokenizer,
+        max_context_tokens=max_context_tokens,
+        name=name or str(folder),
+        folder=Path(folder),
+        training=ckpt.info,
+    )

@@ -25,12 +25,12 @@ import torch
 import torch.distributed as dist
 
 from .. import checkpoint
-from ..backends.autoregressive import ARBatch, causal_loss, fim_example
-from ..backends.autoregressive import collate as ar_collate
 from ..backends.transformer import DiffusionLM, config_for_size
 from ..hardware import describe, fast_bf16, resolve_device
 from ..tokenizer import CodeTokenizer
 from .corpus import HELDOUT, TRAIN, Corpus, build, is_corpus
+from .fim import ARBatch, causal_loss, fim_example
+from .fim import collate as ar_collate
 from .objective import Batch, collate, diffusion_loss, plain_example, span_example
 from .spans import SourceFile, sample_spans
 

@@ -55,17 +55,27 @@ class Family:
     # family's own infilling code puts it (and only at a real start / end of the file).
     bos_before_prefix: bool
     eos_after_suffix: bool
+    slug: str  # `ModelFacts.family`
 
 
 # Dream family: DreamOn's `process_infilling_prompt` (Dream-org/DreamOn-v0-7B model card):
 # [bos] prefix [mask]*n suffix [eos].
-DREAM = Family("Dream", "qwen2", shifted=True, bos_before_prefix=True, eos_after_suffix=True)
+DREAM = Family(
+    "Dream", "qwen2", shifted=True, bos_before_prefix=True, eos_after_suffix=True, slug="dream"
+)
 # Open-dCoder's eval_infill.py: prefix [mask]*n suffix, nothing around them.
 QWEN2_MDM = Family(
-    "Qwen2 MDM", "qwen2", shifted=True, bos_before_prefix=False, eos_after_suffix=False
+    "Qwen2 MDM",
+    "qwen2",
+    shifted=True,
+    bos_before_prefix=False,
+    eos_after_suffix=False,
+    slug="open-dcoder",
 )
 # LLaDA's pretraining documents start with <|startoftext|> and end with <|endoftext|>.
-LLADA = Family("LLaDA", "llada", shifted=False, bos_before_prefix=True, eos_after_suffix=True)
+LLADA = Family(
+    "LLaDA", "llada", shifted=False, bos_before_prefix=True, eos_after_suffix=True, slug="llada"
+)
 
 SUPPORTED = (
     "model_type 'Dream' (DreamModel: Dream, DiffuCoder, Dream-Coder), "

@@ -1,10 +1,10 @@
-"""Open diffusion checkpoints (Dream family, Open-dCoder, LLaDA) behind diffill's `Infiller` API.
+"""Open diffusion checkpoints (Dream family, Open-dCoder, LLaDA) as a `Backend`.
 
     from diffill.model import load
-    infiller = load("/models/DiffuCoder-7B-Base", device="auto")  # recognised from config.json
-    infiller.infill(prefix, suffix).text
+    backend = load("/models/DiffuCoder-7B-Base", device="auto")  # recognised from config.json
+    backend.infill(prefix, suffix).text
 
-A request is laid out as its family writes infilling prompts (see `hf_checkpoint`):
+A request is laid out as its family writes infilling prompts (see `checkpoint`):
 
     [bos] prefix  [mask] * L  suffix [eos]
 
@@ -22,18 +22,17 @@ tokens are dropped from results, so a longer candidate covers an under-estimate.
 
 from __future__ import annotations
 
-import math
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from ...hardware import describe, fast_bf16, resolve_device
-from ...sampler import CancelHandle, SamplerOptions, Step
-from ..mdlm import LENGTH_QUANTILES, InfillError, InfillRequest, InfillResult, trim_context
-from . import checkpoint as hf_checkpoint
+from ...backend import InfillError, ModelFacts
+from ...hardware import resolve_device, resolve_dtype
+from ...requests import LENGTH_QUANTILES, CanvasBackend, ContextIds, Row
+from ...sampler import CancelHandle, DenoiseResult, SamplerOptions, Step
+from . import checkpoint as open_checkpoint
 from .checkpoint import Family
 from .network import BidirectionalDecoder
 from .sampler import denoise
@@ -53,10 +52,10 @@ class _Row:
     length: int  # canvas length
 
 
-class HFInfiller:
-    """An open diffusion checkpoint and its tokenizer, with the `Infiller` interface."""
+class HFInfiller(CanvasBackend[list[ContextIds]]):
+    """An open diffusion checkpoint and its tokenizer, as a `Backend`."""
 
-    predicts_length = True
+    tokenizer: HFTokenizer
 
     def __init__(
         self,
@@ -67,41 +66,47 @@ class HFInfiller:
         name: str = "model",
         device: torch.device | None = None,
         folder: Path | None = None,
-        facts: dict | None = None,
+        checkpoint: dict | None = None,
         max_span_tokens: int = DEFAULT_MAX_SPAN_TOKENS,
+        max_context_tokens: int | None = None,
     ) -> None:
-        window = min(model.cfg.max_positions, hf_checkpoint.MAX_WINDOW)
+        window = min(model.cfg.max_positions, open_checkpoint.MAX_WINDOW)
         if not 0 < max_span_tokens <= window // 2:
             raise InfillError(f"max_span_tokens must be in 1..{window // 2}, not {max_span_tokens}")
+        room = window - max_span_tokens - 2  # 2: bos and eos
+        if max_context_tokens is not None and max_context_tokens > room:
+            raise InfillError(
+                f"max_context_tokens {max_context_tokens} does not fit the model's window: "
+                f"{window} positions hold at most {room} context tokens beside a "
+                f"{max_span_tokens}-token span"
+            )
+        super().__init__(
+            max_context_tokens=max_context_tokens,
+            max_span_tokens=max_span_tokens,
+            default_context_tokens=room,
+        )
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.family = family
         self.name = name
-        self.folder = folder
-        # `info` holds training facts for diffill's own models (the CLI prints them as
-        # such); a published checkpoint records none, so its facts (family, special ids
-        # and where each was read, weight bytes) go in `checkpoint`.
-        self.info: dict = {}
-        self.checkpoint = facts or {}
         self.device = device or next(model.parameters()).device
-        self.model_type = f"hf-{family.name}"
-        self.max_span_tokens = max_span_tokens
-        self.max_context_tokens = window - max_span_tokens - 2  # 2: bos and eos
         t = tokenizer
         forbidden = torch.zeros(model.cfg.vocab_size, dtype=torch.bool)
         forbidden[t.vocab_size :] = True  # embedding rows no token maps to
         forbidden[sorted(t.special_ids - t.slack_ids)] = True
         self.forbidden = forbidden.to(self.device)
+        self.slack_ids = t.slack_ids
         self._slack = torch.tensor(sorted(t.slack_ids), device=self.device)
-
-    # -- public API -------------------------------------------------------------------
-
-    @property
-    def num_parameters(self) -> int:
-        return self.model.num_parameters()
-
-    def describe_device(self) -> str:
-        return describe(self.device)
+        # A published checkpoint records no training facts; its own facts (family, special
+        # ids and where each was read, weight bytes) are `facts.checkpoint`.
+        self.facts = ModelFacts.of(
+            model,
+            name=name,
+            family=family.slug,
+            config=model.cfg.to_dict(),
+            folder=folder,
+            checkpoint=checkpoint,
+        )
 
     @torch.no_grad()
     def logits(self, token_ids: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
@@ -119,70 +124,71 @@ class HFInfiller:
             out = torch.cat((out[:, :1], out[:, :-1]), dim=1)
         return out
 
-    def infill(
-        self,
-        prefix: str,
-        suffix: str = "",
-        *,
-        middle: str | None = None,
-        strength: float = 1.0,
-        length: int | None = None,
-        remask: Sequence[tuple[int, int]] | None = None,
-        on_step: Callable[[str, Step], None] | None = None,
-        cancel: CancelHandle | None = None,
-        accept: Callable[[str], bool] | None = None,
-        **sampler_options,
-    ) -> InfillResult:
-        """Generate the text between `prefix` and `suffix`; arguments as `Infiller.infill`."""
-        request = InfillRequest(
-            prefix,
-            suffix,
-            middle,
-            strength,
-            length,
-            tuple(remask) if remask is not None else None,
-            accept,
+    # -- the steps `CanvasBackend` leaves to a backend ------------------------------------
+
+    def _sentinels(self) -> tuple[int | None, int | None]:
+        t = self.tokenizer
+        return (
+            t.bos_id if self.family.bos_before_prefix else None,
+            t.eos_id if self.family.eos_after_suffix else None,
         )
-        return self._run([request], SamplerOptions.of(**sampler_options), on_step, cancel)[0]
 
-    def infill_batch(
+    def _encode(self, contexts: list[ContextIds]) -> list[ContextIds]:
+        return contexts  # nothing to cache: the context attends to the canvas
+
+    def _candidate_count(self, options: SamplerOptions) -> int:
+        # Every quantile, whatever `length_candidates` says, as these backends have always
+        # done (their length read-out is rougher than a length head).
+        return len(LENGTH_QUANTILES)
+
+    @torch.no_grad()
+    def _length_probs(self, encoded: list[ContextIds], need: list[int]) -> torch.Tensor:
+        """(N, max_span_tokens + 1) probabilities over span lengths 0..max_span_tokens from
+        one pass over a canvas of masks (see the module comment); zero outside `need`."""
+        t = self.tokenizer
+        S = self.max_span_tokens
+        rows = []
+        for k, i in enumerate(need):
+            pre, suf = encoded[i]
+            rows.append(_Row(k, [*pre, *[t.mask_id] * S, *suf], len(pre), S))
+        canvas_logits, canvas, _ = self._canvas_logits_fn(rows)
+        logits = canvas_logits(canvas).float().masked_fill(self.forbidden, float("-inf"))
+        logp = torch.log_softmax(logits, -1)  # (K, S, V)
+        log_slack = torch.logsumexp(logp[..., self._slack], -1).clamp(max=-1e-6)  # (K, S)
+        log_content = torch.log1p(-log_slack.exp()).clamp_min(-1e4)
+        # log P(n) = sum_{k<n} log(1 - s_k) + sum_{k>=n} log s_k, for n = 0..S
+        zeros = torch.zeros_like(log_slack[:, :1])
+        before = torch.cat((zeros, log_content.cumsum(1)), 1)  # (K, S+1)
+        after = torch.cat((log_slack.flip(1).cumsum(1).flip(1), zeros), 1)
+        probs = torch.zeros(len(encoded), S + 1)
+        probs[need] = torch.softmax(before + after, -1).cpu()
+        return probs
+
+    def _denoise(
         self,
-        pairs: Sequence[tuple[str, str] | InfillRequest],
-        *,
-        length: int | None = None,
-        cancel: CancelHandle | None = None,
-        accept: Callable[[str], bool] | None = None,
-        **sampler_options,
-    ) -> list[InfillResult]:
-        """`infill` for many (prefix, suffix) pairs or `InfillRequest`s in one batch."""
-        requests = [
-            p if isinstance(p, InfillRequest) else InfillRequest(p[0], p[1], length=length)
-            for p in pairs
-        ]
-        if not requests:
-            return []
-        if accept is not None:
-            requests = [r if r.accept else replace(r, accept=accept) for r in requests]
-        return self._run(requests, SamplerOptions.of(**sampler_options), None, cancel)
-
-    def length_distribution(self, prefix: str, suffix: str) -> torch.Tensor:
-        """Probabilities over span lengths 0..max_span_tokens, read by the length probe."""
-        return self._length_probs([InfillRequest(prefix, suffix)])[0]
+        encoded: list[ContextIds],
+        rows: list[Row],
+        options: SamplerOptions,
+        on_step: Callable[[Step], None] | None,
+        cancel: CancelHandle | None,
+    ) -> DenoiseResult:
+        full = []
+        for r in rows:
+            pre, suf = encoded[r.request]
+            full.append(_Row(r.request, [*pre, *r.canvas, *suf], len(pre), len(r.canvas)))
+        canvas_logits, canvas, valid = self._canvas_logits_fn(full)
+        return denoise(
+            canvas_logits,
+            canvas,
+            mask_id=self.tokenizer.mask_id,
+            valid=valid,
+            forbidden=self.forbidden,
+            options=options,
+            on_step=on_step,
+            cancel=cancel,
+        )
 
     # -- prompt layout ----------------------------------------------------------------
-
-    def _context(self, prefix: str, suffix: str) -> tuple[list[int], list[int]]:
-        """Prefix and suffix ids, cut to the budget nearest the gap, with the family's
-        sentinels where the file really starts or ends."""
-        t = self.tokenizer
-        pre, suf, pre_cut, suf_cut = trim_context(
-            t.encode(prefix), t.encode(suffix), self.max_context_tokens
-        )
-        if self.family.bos_before_prefix and t.bos_id is not None and not pre_cut:
-            pre = [t.bos_id, *pre]
-        if self.family.eos_after_suffix and t.eos_id is not None and not suf_cut:
-            suf = [*suf, t.eos_id]
-        return pre, suf
 
     def _batch(self, rows: list[_Row]) -> tuple[torch.Tensor, torch.Tensor]:
         width = max(len(r.tokens) for r in rows)
@@ -193,7 +199,9 @@ class HFInfiller:
         )
         return tokens.to(self.device), valid.to(self.device)
 
-    def _canvas_logits_fn(self, rows: list[_Row]) -> tuple[Callable, torch.Tensor, torch.Tensor]:
+    def _canvas_logits_fn(
+        self, rows: list[_Row]
+    ) -> tuple[Callable[[torch.Tensor], torch.Tensor], torch.Tensor, torch.Tensor]:
         """The function the sampler calls, and the initial canvas (R, L) with its validity."""
         full, full_valid = self._batch(rows)
         L = max(r.length for r in rows)
@@ -220,208 +228,35 @@ class HFInfiller:
 
         return canvas_logits, canvas, valid
 
-    # -- length -----------------------------------------------------------------------
-
-    @torch.no_grad()
-    def _length_probs(self, requests: list[InfillRequest]) -> torch.Tensor:
-        t = self.tokenizer
-        S = self.max_span_tokens
-        rows = []
-        for i, r in enumerate(requests):
-            pre, suf = self._context(r.prefix, r.suffix)
-            rows.append(_Row(i, [*pre, *[t.mask_id] * S, *suf], len(pre), S))
-        canvas_logits, canvas, _ = self._canvas_logits_fn(rows)
-        logits = canvas_logits(canvas).float().masked_fill(self.forbidden, float("-inf"))
-        logp = torch.log_softmax(logits, -1)  # (N, S, V)
-        log_slack = torch.logsumexp(logp[..., self._slack], -1).clamp(max=-1e-6)  # (N, S)
-        log_content = torch.log1p(-log_slack.exp()).clamp_min(-1e4)
-        # log P(n) = sum_{k<n} log(1 - s_k) + sum_{k>=n} log s_k, for n = 0..S
-        zeros = torch.zeros_like(log_slack[:, :1])
-        before = torch.cat((zeros, log_content.cumsum(1)), 1)  # (N, S+1)
-        after = torch.cat((log_slack.flip(1).cumsum(1).flip(1), zeros), 1)
-        return torch.softmax(before + after, -1).cpu()  # (N, S+1)
-
-    def _candidate_lengths(self, probs: torch.Tensor) -> list[int]:
-        cdf = probs.cumsum(0)
-        out: list[int] = []
-        for q in LENGTH_QUANTILES:
-            n = int(torch.searchsorted(cdf, torch.tensor(q)).clamp(1, self.max_span_tokens))
-            if n not in out:
-                out.append(n)
-        return out
-
-    # -- canvases (same semantics as `Infiller`) --------------------------------------
-
-    @staticmethod
-    def _needs_length(r: InfillRequest) -> bool:
-        if r.length is not None:
-            return False
-        return r.middle is None or (r.remask is None and r.strength >= 1)
-
-    def _canvases(
-        self, i: int, r: InfillRequest, probs: torch.Tensor | None, seed: int
-    ) -> list[list[int]]:
-        t = self.tokenizer
-        mask = t.mask_id
-        if r.middle is not None and r.remask is not None:
-            return [self._remask_canvas(r.middle, r.remask)]
-        if r.middle is not None and r.strength < 1:
-            # Touch-up: keep most original tokens, re-noise a `strength` share, and allow
-            # a little growth through masked slack at the end.
-            orig = t.encode(r.middle)
-            slack = min(len(orig) // 8 + 2, self.max_span_tokens - len(orig))
-            if slack < 0:
-                raise InfillError(
-                    f"the text to rewrite is {len(orig)} tokens; the model's limit is "
-                    f"{self.max_span_tokens}"
-                )
-            g = torch.Generator().manual_seed(seed + i)
-            n_noise = max(1, math.ceil(r.strength * len(orig))) if orig else 0
-            picks = set(torch.randperm(len(orig), generator=g)[:n_noise].tolist())
-            return [[mask if k in picks else x for k, x in enumerate(orig)] + [mask] * slack]
-        if r.length is not None:
-            return [[mask] * r.length]
-        assert probs is not None
-        return [[mask] * n for n in self._candidate_lengths(probs[i])]
-
-    def _remask_canvas(self, middle: str, ranges: tuple[tuple[int, int], ...]) -> list[int]:
-        """`middle`'s tokens overlapping `ranges` (and one neighbour on each side) masked,
-        with two masked slots of slack after each masked run."""
-        t = self.tokenizer
-        ids, spans = t.encode_with_offsets(middle)
-        hit = [any(a < e + 1 and s < b + 1 for s, e in ranges) for a, b in spans]
-        out: list[int] = []
-        for k, x in enumerate(ids):
-            near = hit[k] or (k > 0 and hit[k - 1]) or (k + 1 < len(ids) and hit[k + 1])
-            out.append(t.mask_id if near else x)
-            if hit[k] and (k + 1 == len(ids) or not hit[k + 1]):
-                out += [t.mask_id] * 2
-        if not ids:
-            out = [t.mask_id] * 4
-        if len(out) > self.max_span_tokens:
-            raise InfillError(
-                f"the text to repair is {len(out)} tokens; the model's limit is "
-                f"{self.max_span_tokens}"
-            )
-        return out
-
-    # -- decoding ---------------------------------------------------------------------
-
-    def _run(
-        self,
-        requests: list[InfillRequest],
-        options: SamplerOptions,
-        on_step: Callable[[str, Step], None] | None,
-        cancel: CancelHandle | None,
-    ) -> list[InfillResult]:
-        t0 = time.perf_counter()
-        t = self.tokenizer
-        for r in requests:
-            if not 0 < r.strength <= 1:
-                raise InfillError(f"strength must be in (0, 1], not {r.strength!r}")
-            if r.remask is not None and r.middle is None:
-                raise InfillError("remask ranges need the original middle text")
-            if r.length is not None and not 0 < r.length <= self.max_span_tokens:
-                raise InfillError(
-                    f"length must be between 1 and {self.max_span_tokens} tokens, not {r.length!r}"
-                )
-        need = [r for r in requests if self._needs_length(r)]
-        probs = None
-        if need:
-            probs = torch.zeros(len(requests), self.max_span_tokens + 1)
-            ix = [i for i, r in enumerate(requests) if self._needs_length(r)]
-            probs[ix] = self._length_probs(need)
-
-        rows: list[_Row] = []
-        for i, r in enumerate(requests):
-            pre, suf = self._context(r.prefix, r.suffix)
-            for canvas in self._canvases(i, r, probs, options.seed):
-                rows.append(_Row(i, [*pre, *canvas, *suf], len(pre), len(canvas)))
-        canvas_logits, canvas, valid = self._canvas_logits_fn(rows)
-        streamed = [j for j, row in enumerate(rows) if row.request == 0]
-        shown = max(streamed, key=lambda j: rows[j].length)
-
-        def step_text(step: Step) -> None:
-            # The longest candidate of the first request shows the most text.
-            ids = step.tokens[shown, : rows[shown].length].tolist()
-            on_step(t.decode(x for x in ids if x != t.mask_id and x not in t.slack_ids), step)
-
-        res = denoise(
-            canvas_logits,
-            canvas,
-            mask_id=t.mask_id,
-            valid=valid,
-            forbidden=self.forbidden,
-            options=options,
-            on_step=step_text if on_step is not None else None,
-            cancel=cancel,
-        )
-        tokens, conf, score = (
-            res.tokens.cpu(),
-            res.confidence.float().cpu(),
-            res.score.float().cpu(),
-        )
-        seconds = time.perf_counter() - t0
-        results = []
-        for i, r in enumerate(requests):
-            mine = [j for j, row in enumerate(rows) if row.request == i]
-            texts = {j: self._text(tokens[j, : rows[j].length].tolist())[0] for j in mine}
-            if r.accept is not None and len(mine) > 1:
-                mine = [j for j in mine if r.accept(texts[j])] or mine
-            best = max(mine, key=lambda j: float(score[j]))
-            text, keep = self._text(tokens[best, : rows[best].length].tolist())
-            out_ids = [int(tokens[best, k]) for k in keep]
-            token_conf = [float(conf[best, k]) for k in keep]
-            results.append(
-                InfillResult(
-                    text=text,
-                    tokens=out_ids,
-                    confidence=sum(token_conf) / len(token_conf) if token_conf else 1.0,
-                    token_confidence=token_conf,
-                    steps=res.steps,
-                    seconds=seconds,
-                    length=rows[best].length,
-                    candidates=[rows[j].length for j in range(len(rows)) if rows[j].request == i],
-                    score=float(score[best]),
-                )
-            )
-        return results
-
-    def _text(self, ids: list[int]) -> tuple[str, list[int]]:
-        """Text of a finished canvas without slack tokens, and the kept positions."""
-        t = self.tokenizer
-        keep = [k for k, x in enumerate(ids) if x not in t.slack_ids]
-        return t.decode(ids[k] for k in keep), keep
-
 
 def load(
     folder: str | Path,
     device: str = "cpu",
     dtype: str = "auto",
     max_span_tokens: int = DEFAULT_MAX_SPAN_TOKENS,
+    *,
+    max_context_tokens: int | None = None,
+    name: str | None = None,
 ) -> HFInfiller:
     """Load a Hugging Face-format diffusion checkpoint folder as an `HFInfiller`.
 
     device: "cpu", "cuda[:N]" or "auto" (CUDA when available).
     dtype: "auto" (bfloat16 where it is fast, e.g. on a GPU; else float32), "bfloat16"
         or "float32".
+    max_context_tokens: at most what the model's window leaves beside the span (the default).
     Raises `CheckpointError` (or its `ModelTooLarge`) naming what is wrong with the folder.
     """
     dev = resolve_device(device)
-    if dtype == "auto":
-        torch_dtype = torch.bfloat16 if fast_bf16(dev) else torch.float32
-    elif dtype in ("bfloat16", "float32"):
-        torch_dtype = getattr(torch, dtype)
-    else:
-        raise InfillError(f"dtype must be auto, bfloat16 or float32, not {dtype!r}")
-    ckpt = hf_checkpoint.load(folder, dev, torch_dtype)
+    torch_dtype = resolve_dtype(dtype, dev)
+    ckpt = open_checkpoint.load(folder, dev, torch_dtype)
     return HFInfiller(
         ckpt.model,
         ckpt.tokenizer,
         ckpt.family,
-        name=str(folder),
+        name=name or str(folder),
         device=dev,
         folder=Path(folder),
-        facts=ckpt.info,
+        checkpoint=ckpt.info,
         max_span_tokens=max_span_tokens,
+        max_context_tokens=max_context_tokens,
     )

@@ -219,12 +219,13 @@ class HFTokenizer(ByteTokens):
         return out
 
     def encode_with_offsets(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
-        """Token ids of `text` and each token's character range in `text`."""
+        """Token ids of `text` and each token's character range in `text`, as `tokenizers`
+        reports it: a normaliser (NFC) may change the bytes, so they cannot be counted."""
         self._check(text)
         if not text:
             return [], []
         enc = self._tok.encode(text, add_special_tokens=False)
-        return enc.ids, [tuple(o) for o in enc.offsets]
+        return enc.ids, [(a, b) for a, b in enc.offsets]
 
     def decode_bytes(self, ids: Iterable[int]) -> bytes:
         """Raw bytes of non-special tokens; ids past the tokenizer (padded embedding rows)
