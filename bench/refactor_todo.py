@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from diffill.model import load
-from diffill.model.training.spans import is_heldout
+from diffill.model.training.sources import is_heldout
 from diffill.server import refactor, syntax
 from diffill.server.refactor import RefactorOptions
 

@@ -25,7 +25,8 @@ import tree_sitter
 
 from .backend import Backend
 from .training.corpus import HELDOUT, Corpus, is_corpus
-from .training.spans import SourceFile, _parser, read_corpus
+from .training.sources import read_sources
+from .training.spans import parse_python
 
 KINDS = ("single_line", "multi_line", "random_span")
 TEST_SECONDS = 10
@@ -83,10 +84,9 @@ def corpus_tasks(
     the same for the same seed and files."""
     roots = list(roots)
     if len(roots) == 1 and is_corpus(roots[0]):
-        built = Corpus(roots[0])
-        files = [SourceFile(p, t) for p, t in built.texts(HELDOUT)]
+        files = list(Corpus(roots[0]).texts(HELDOUT))
     else:
-        files = read_corpus(roots, "heldout")
+        files = read_sources(roots, "heldout")
     if not files:
         raise ValueError("no held-out Python files under the given folders")
     rng = random.Random(seed)
@@ -96,13 +96,13 @@ def corpus_tasks(
         tries = 0
         while made < per_kind and tries < per_kind * 50:
             tries += 1
-            f = rng.choice(files)
-            span = _pick_span(f.text, kind, rng)
+            _, text = rng.choice(files)
+            span = _pick_span(text, kind, rng)
             if span is None:
                 continue
             a, b = span
-            middle = f.text[a:b]
-            prompt, suffix = f.text[:a], f.text[b:]
+            middle = text[a:b]
+            prompt, suffix = text[:a], text[b:]
             # Keep tasks a size the model's context takes whole, as in use.
             prompt, suffix = prompt[-4000:], suffix[:2000]
             tasks.append(Task(f"{kind}/{made}", prompt, suffix, middle, kind=kind))
@@ -138,7 +138,7 @@ def _pick_span(text: str, kind: str, rng: random.Random) -> tuple[int, int] | No
 
 
 def _errors(source: str) -> int:
-    tree = _parser().parse(source.encode("utf-8"))
+    tree = parse_python(source.encode("utf-8"))
     count = 0
     stack: list[tree_sitter.Node] = [tree.root_node]
     while stack:
