@@ -72,15 +72,14 @@ class ModelFacts:
     def of(
         cls,
         network: torch.nn.Module,
-        *,
+        config: dict[str, Any],
         name: str,
         family: str,
-        config: dict[str, Any],
         folder: Path | None = None,
         training: dict[str, Any] | None = None,
         checkpoint: dict[str, Any] | None = None,
     ) -> ModelFacts:
-        """The facts of `network` as it sits in memory now."""
+        """The facts of `network` (built from `config`) as it sits in memory now."""
         params = list(network.parameters())
         return cls(
             name=name,

@@ -10,12 +10,13 @@ backend reads it, so no caller chooses one:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 from . import checkpoint
 from .backend import Backend
-from .backends import autoregressive, mdlm, open_checkpoints
+from .backends import open_checkpoints
+from .backends.autoregressive import ARInfiller
+from .backends.mdlm import Infiller
 
 DEFAULT_MODEL = Path(__file__).parent / "weights" / "default"
 
@@ -37,13 +38,21 @@ def load(
     """
     path = DEFAULT_MODEL if folder in (None, "default") else Path(folder)
     name = "default" if path == DEFAULT_MODEL else str(path)
-    loader: Callable[..., Backend]
     if open_checkpoints.is_hf_folder(path):  # Dream family, LLaDA: see open_checkpoints
-        loader = open_checkpoints.load
-    elif checkpoint.read_config(path).get("model_type") == checkpoint.AR_MODEL_TYPE:
-        loader = autoregressive.load
-    else:
-        loader = mdlm.load  # which names a folder of any other model_type
-    return loader(
-        path, device=device, dtype=dtype, max_context_tokens=max_context_tokens, name=name
+        return open_checkpoints.load(
+            path, device=device, dtype=dtype, max_context_tokens=max_context_tokens, name=name
+        )
+    # diffill's own folder: the peer's, or the masked-diffusion model's (whose loading
+    # names a folder of any other model_type).
+    peer = checkpoint.read_config(path).get("model_type") == checkpoint.AR_MODEL_TYPE
+    model_type = checkpoint.AR_MODEL_TYPE if peer else checkpoint.MODEL_TYPE
+    ckpt = checkpoint.load(path, device, model_type, dtype)
+    backend = ARInfiller if peer else Infiller
+    return backend(
+        ckpt.model,
+        ckpt.tokenizer,
+        name,
+        max_context_tokens=max_context_tokens,
+        folder=path,
+        training=ckpt.info,
     )

@@ -153,17 +153,21 @@ EncodedT = TypeVar("EncodedT")  # a canvas backend's encoded contexts
 class InfillBackend(ABC, Generic[OptionsT]):
     """The part of `Backend` every backend shares; see the module comment."""
 
+    model: torch.nn.Module
     tokenizer: ByteTokens
     facts: ModelFacts
 
     def __init__(
         self,
-        *,
+        model: torch.nn.Module,
+        tokenizer: ByteTokens,
+        facts: ModelFacts,
         max_context_tokens: int | None,
         max_span_tokens: int,
         default_context_tokens: int = DEFAULT_CONTEXT_TOKENS,
     ) -> None:
-        """max_context_tokens: the budget `load` was given; None is `default_context_tokens`."""
+        """The network (put in eval mode), its tokenizer and facts, and the limits.
+        max_context_tokens: the budget `load` was given, None for `default_context_tokens`."""
         if max_context_tokens is None:
             max_context_tokens = default_context_tokens
         if not isinstance(max_context_tokens, int) or max_context_tokens < 1:
@@ -172,6 +176,11 @@ class InfillBackend(ABC, Generic[OptionsT]):
             )
         self._max_context_tokens = max_context_tokens
         self._max_span_tokens = max_span_tokens
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.facts = facts
+        self.name = facts.name
+        self.device = next(model.parameters()).device
 
     @property
     def max_context_tokens(self) -> int:

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from diffill.model import CheckpointError, checkpoint, evaluation
-from diffill.model.backends import autoregressive
+from diffill.model import CheckpointError, checkpoint, evaluation, load
 from diffill.model.backends.autoregressive import ARInfiller, sentinels
 from diffill.model.training.corpus import TRAIN, build
 from diffill.model.training.fim import causal_loss, collate, fim_example
@@ -121,8 +120,9 @@ def test_checkpoint_types_are_not_confused(tmp_path, tokenizer):
     with pytest.raises(CheckpointError, match="diffill-fim-ar"):
         checkpoint.load(tmp_path / "ar")
     with pytest.raises(CheckpointError, match="diffill-mdlm"):
-        autoregressive.load(tmp_path / "diff")
-    assert autoregressive.load(tmp_path / "ar").model.cfg.causal
+        checkpoint.load(tmp_path / "diff", model_type=checkpoint.AR_MODEL_TYPE)
+    peer = load(tmp_path / "ar")
+    assert isinstance(peer, ARInfiller) and peer.model.cfg.causal
 
 
 @pytest.fixture(scope="module")

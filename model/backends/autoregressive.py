@@ -31,9 +31,8 @@ from typing import Any
 
 import torch
 
-from .. import checkpoint
 from ..backend import InfillError, InfillRequest, InfillResult, ModelFacts
-from ..hardware import resolve_device, resolve_dtype
+from ..checkpoint import AR_MODEL_TYPE
 from ..requests import InfillBackend, OnStep, validate
 from ..sampler import CancelHandle, Cancelled, SamplerOptions, Step
 from ..tokenizer import CodeTokenizer
@@ -57,38 +56,27 @@ class Decoding:
 class ARInfiller(InfillBackend[Decoding]):
     """Left-to-right fill-in-the-middle with a key/value cache, one request at a time."""
 
+    model: DiffusionLM
     tokenizer: CodeTokenizer
 
     def __init__(
         self,
         model: DiffusionLM,
         tokenizer: CodeTokenizer,
+        name: str = "ar-peer",
+        *,
         max_context_tokens: int | None = None,
         max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
-        name: str = "ar-peer",
         folder: Path | None = None,
         training: dict | None = None,
     ) -> None:
         if not model.cfg.causal:
             raise ValueError("the autoregressive peer needs a causal model")
-        super().__init__(
-            max_context_tokens=max_context_tokens,
-            max_span_tokens=max_new_tokens,
-        )
-        self.model = model.eval()
-        self.tokenizer = tokenizer
-        self.name = name
-        self.device = next(model.parameters()).device
-        t = tokenizer
-        _, _, self.end_id = sentinels(t)
-        self.forbidden = torch.tensor(sorted(t.special_ids - {self.end_id}), device=self.device)
-        self.facts = ModelFacts.of(
-            model,
-            name=name,
-            family=checkpoint.AR_MODEL_TYPE,
-            config=model.cfg.to_dict(),
-            folder=folder,
-            training=training,
+        facts = ModelFacts.of(model, model.cfg.to_dict(), name, AR_MODEL_TYPE, folder, training)
+        super().__init__(model, tokenizer, facts, max_context_tokens, max_new_tokens)
+        _, _, self.end_id = sentinels(tokenizer)
+        self.forbidden = torch.tensor(
+            sorted(tokenizer.special_ids - {self.end_id}), device=self.device
         )
 
     def prompt(self, prefix: str, suffix: str) -> list[int]:
@@ -208,26 +196,3 @@ class ARInfiller(InfillBackend[Decoding]):
             context_tokens=len(ids),
             context_computed=len(ids),
         )
-
-
-def load(
-    folder: str | Path,
-    device: str = "cpu",
-    dtype: str = "auto",
-    *,
-    max_context_tokens: int | None = None,
-    name: str | None = None,
-) -> ARInfiller:
-    """Load a diffill autoregressive-peer folder (model_type diffill-fim-ar)."""
-    dev = resolve_device(device)
-    torch_dtype = resolve_dtype(dtype, dev)
-    ckpt = checkpoint.load(folder, dev, model_type=checkpoint.AR_MODEL_TYPE)
-    ckpt.model.to(torch_dtype)
-    return ARInfiller(
-        ckpt.model,
-        ckpt.tokenizer,
-        max_context_tokens=max_context_tokens,
-        name=name or str(folder),
-        folder=Path(folder),
-        training=ckpt.info,
-    )

@@ -17,9 +17,8 @@ from pathlib import Path
 
 import torch
 
-from .. import checkpoint
 from ..backend import InfillError, ModelFacts
-from ..hardware import resolve_device, resolve_dtype
+from ..checkpoint import MODEL_TYPE
 from ..requests import CanvasBackend, ContextIds, Row
 from ..sampler import (
     CancelHandle,
@@ -37,6 +36,7 @@ from .transformer import DiffusionLM, group_mask
 class Infiller(CanvasBackend[tuple[Context, list[int]]]):
     """A loaded diffill model and its tokenizer, ready to infill."""
 
+    model: DiffusionLM
     tokenizer: CodeTokenizer
 
     def __init__(
@@ -45,32 +45,17 @@ class Infiller(CanvasBackend[tuple[Context, list[int]]]):
         tokenizer: CodeTokenizer,
         name: str = "model",
         *,
-        device: torch.device | None = None,
         max_context_tokens: int | None = None,
         folder: Path | None = None,
         training: dict | None = None,
     ) -> None:
         if tokenizer.vocab_size != model.cfg.vocab_size:
             raise InfillError("tokenizer and model disagree on the vocabulary size")
-        super().__init__(
-            max_context_tokens=max_context_tokens,
-            max_span_tokens=model.cfg.span_positions - 1,
-        )
-        self.model = model.eval()
-        self.tokenizer = tokenizer
-        self.name = name
-        self.device = device or next(model.parameters()).device
+        facts = ModelFacts.of(model, model.cfg.to_dict(), name, MODEL_TYPE, folder, training)
+        super().__init__(model, tokenizer, facts, max_context_tokens, model.cfg.span_positions - 1)
         t = tokenizer
         self.forbidden_ids = tuple(sorted(t.special_ids - {t.pad_id}))
         self.slack_ids = frozenset({t.pad_id})
-        self.facts = ModelFacts.of(
-            model,
-            name=name,
-            family=checkpoint.MODEL_TYPE,
-            config=model.cfg.to_dict(),
-            folder=folder,
-            training=training,
-        )
 
     @torch.no_grad()
     def logits(self, token_ids: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
@@ -153,31 +138,3 @@ class Infiller(CanvasBackend[tuple[Context, list[int]]]):
             on_step=on_step,
             cancel=cancel,
         )
-
-
-def load(
-    folder: str | Path,
-    device: str = "cpu",
-    dtype: str = "auto",
-    *,
-    max_context_tokens: int | None = None,
-    name: str | None = None,
-) -> Infiller:
-    """Load a diffill masked-diffusion folder (`checkpoint`) as an `Infiller`.
-
-    device: "cpu", "cuda[:N]" or "auto" (CUDA when available).
-    dtype: "auto" (bf16 where it is fast, else float32), "bfloat16" or "float32".
-    """
-    dev = resolve_device(device)
-    torch_dtype = resolve_dtype(dtype, dev)
-    ckpt = checkpoint.load(folder, dev)
-    ckpt.model.to(torch_dtype)
-    return Infiller(
-        ckpt.model,
-        ckpt.tokenizer,
-        name=name or str(folder),
-        device=dev,
-        max_context_tokens=max_context_tokens,
-        folder=Path(folder),
-        training=ckpt.info,
-    )

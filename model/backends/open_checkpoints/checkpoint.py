@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 from safetensors import SafetensorError, safe_open
 
-from ...checkpoint import WEIGHTS, WEIGHTS_INDEX, CheckpointError
+from ...checkpoint import WEIGHTS, WEIGHTS_INDEX, CheckpointError, read_json
 from .network import BidirectionalDecoder, DecoderConfig
 from .tokenizer import HFTokenizer, load_tokenizer_files, special_token_id
 
@@ -94,16 +94,6 @@ def is_hf_folder(folder: Path) -> bool:
         and "format_version" not in config
         and ("architectures" in config or "model_type" in config)
     )
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise CheckpointError(f"cannot read {path}: {err}") from None
-    if not isinstance(data, dict):
-        raise CheckpointError(f"{path} must hold a JSON object")
-    return data
 
 
 def recognise(config: dict, folder: Path) -> Family:
@@ -256,7 +246,7 @@ def weight_files(folder: Path) -> tuple[list[Path], dict[str, str] | None]:
     """The safetensors files of `folder` and, when sharded, the index's name -> file map."""
     index = folder / WEIGHTS_INDEX
     if index.is_file():
-        weight_map = _read_json(index).get("weight_map")
+        weight_map = read_json(index).get("weight_map")
         if not isinstance(weight_map, dict) or not weight_map:
             raise CheckpointError(f"{index} has no weight_map")
         files = sorted({folder / f for f in weight_map.values()})
@@ -346,7 +336,7 @@ def _ints(value) -> list[int]:
 def special_ids(folder: Path, config: dict, family: Family, tok, tok_config: dict) -> SpecialIds:
     """The ids the model needs, each from the checkpoint's own files."""
     gen_path = folder / "generation_config.json"
-    gen = _read_json(gen_path) if gen_path.is_file() else {}
+    gen = read_json(gen_path) if gen_path.is_file() else {}
     vocab = tok.get_vocab_size(with_added_tokens=True)
     sources: dict[str, str] = {}
 
@@ -418,7 +408,7 @@ def load(folder: str | Path, device: torch.device, dtype: torch.dtype) -> OpenCh
     folder = Path(folder)
     if not folder.is_dir():
         raise CheckpointError(f"model folder {folder} does not exist or is not a directory")
-    config = _read_json(folder / "config.json")
+    config = read_json(folder / "config.json")
     family = recognise(config, folder)
     cfg = decoder_config(config, family, folder)
     tok, tok_config = load_tokenizer_files(folder)

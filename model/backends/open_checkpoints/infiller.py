@@ -55,6 +55,7 @@ class _Row:
 class HFInfiller(CanvasBackend[list[ContextIds]]):
     """An open diffusion checkpoint and its tokenizer, as a `Backend`."""
 
+    model: BidirectionalDecoder
     tokenizer: HFTokenizer
 
     def __init__(
@@ -64,7 +65,6 @@ class HFInfiller(CanvasBackend[list[ContextIds]]):
         family: Family,
         *,
         name: str = "model",
-        device: torch.device | None = None,
         folder: Path | None = None,
         checkpoint: dict | None = None,
         max_span_tokens: int = DEFAULT_MAX_SPAN_TOKENS,
@@ -80,16 +80,12 @@ class HFInfiller(CanvasBackend[list[ContextIds]]):
                 f"{window} positions hold at most {room} context tokens beside a "
                 f"{max_span_tokens}-token span"
             )
-        super().__init__(
-            max_context_tokens=max_context_tokens,
-            max_span_tokens=max_span_tokens,
-            default_context_tokens=room,
-        )
-        self.model = model.eval()
-        self.tokenizer = tokenizer
+        # A published checkpoint records no training facts; its own facts (family, special
+        # ids and where each was read, weight bytes) are `facts.checkpoint`.
+        config = model.cfg.to_dict()
+        facts = ModelFacts.of(model, config, name, family.slug, folder, checkpoint=checkpoint)
+        super().__init__(model, tokenizer, facts, max_context_tokens, max_span_tokens, room)
         self.family = family
-        self.name = name
-        self.device = device or next(model.parameters()).device
         t = tokenizer
         forbidden = torch.zeros(model.cfg.vocab_size, dtype=torch.bool)
         forbidden[t.vocab_size :] = True  # embedding rows no token maps to
@@ -97,16 +93,6 @@ class HFInfiller(CanvasBackend[list[ContextIds]]):
         self.forbidden = forbidden.to(self.device)
         self.slack_ids = t.slack_ids
         self._slack = torch.tensor(sorted(t.slack_ids), device=self.device)
-        # A published checkpoint records no training facts; its own facts (family, special
-        # ids and where each was read, weight bytes) are `facts.checkpoint`.
-        self.facts = ModelFacts.of(
-            model,
-            name=name,
-            family=family.slug,
-            config=model.cfg.to_dict(),
-            folder=folder,
-            checkpoint=checkpoint,
-        )
 
     @torch.no_grad()
     def logits(self, token_ids: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
@@ -254,7 +240,6 @@ def load(
         ckpt.tokenizer,
         ckpt.family,
         name=name or str(folder),
-        device=dev,
         folder=Path(folder),
         checkpoint=ckpt.info,
         max_span_tokens=max_span_tokens,
