@@ -17,9 +17,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import tree_sitter
 
@@ -29,6 +30,7 @@ from .training.sources import read_sources
 from .training.spans import parse_python
 
 KINDS = ("single_line", "multi_line", "random_span")
+T = TypeVar("T")
 TEST_SECONDS = 10
 TEST_MEMORY_BYTES = 1 << 30
 
@@ -273,7 +275,7 @@ def summarize(results: list[TaskResult]) -> dict[str, dict]:
     out = {}
     for kind, rs in groups.items():
         n = len(rs)
-        with_len = [r for r in rs if r.predicted_length is not None]
+        gaps = [(r.predicted_length, r.true_tokens) for r in rs if r.predicted_length is not None]
         tested = [r for r in rs if r.passed is not None]
         out[kind] = {
             "tasks": n,
@@ -283,17 +285,8 @@ def summarize(results: list[TaskResult]) -> dict[str, dict]:
             "pass_at_1": round(sum(bool(r.passed) for r in tested) / len(tested), 4)
             if tested
             else None,
-            "length_acc_exact": round(
-                sum(r.predicted_length == r.true_tokens for r in with_len) / len(with_len), 4
-            )
-            if with_len
-            else None,
-            "length_acc_within_2": round(
-                sum(abs(r.predicted_length - r.true_tokens) <= 2 for r in with_len) / len(with_len),
-                4,
-            )
-            if with_len
-            else None,
+            "length_acc_exact": _share(gaps, lambda g: g[0] == g[1]),
+            "length_acc_within_2": _share(gaps, lambda g: abs(g[0] - g[1]) <= 2),
             "mean_steps": round(sum(r.steps for r in rs) / n, 2),
             "mean_seconds": round(sum(r.seconds for r in rs) / n, 4),
         }
@@ -318,23 +311,30 @@ def length_head_report(
     sets = {}
     for kind, pairs in by_kind.items():
         n = len(pairs)
-        with_len = [p for p, _ in pairs if p.predicted_length is not None]
+        gaps = [
+            (p.predicted_length, p.true_tokens) for p, _ in pairs if p.predicted_length is not None
+        ]
         tested = [(p, f) for p, f in pairs if p.passed is not None]
-        row = {
+        exact_predicted = round(sum(p.exact for p, _ in pairs) / n, 4)
+        exact_fixed = round(sum(f.exact for _, f in pairs) / n, 4)
+        row: dict[str, float | None] = {
             "tasks": n,
-            "within_0": _share(with_len, lambda p: p.predicted_length == p.true_tokens),
-            "within_2": _share(with_len, lambda p: abs(p.predicted_length - p.true_tokens) <= 2),
-            "exact_predicted": round(sum(p.exact for p, _ in pairs) / n, 4),
-            "exact_fixed": round(sum(f.exact for _, f in pairs) / n, 4),
+            "within_0": _share(gaps, lambda g: g[0] == g[1]),
+            "within_2": _share(gaps, lambda g: abs(g[0] - g[1]) <= 2),
+            "exact_predicted": exact_predicted,
+            "exact_fixed": exact_fixed,
+            "gain": round(exact_predicted - exact_fixed, 4),
         }
-        row["gain"] = round(row["exact_predicted"] - row["exact_fixed"], 4)
         if tested:
-            row["pass_predicted"] = round(sum(bool(p.passed) for p, _ in tested) / len(tested), 4)
-            row["pass_fixed"] = round(sum(bool(f.passed) for _, f in tested) / len(tested), 4)
-            row["pass_gain"] = round(row["pass_predicted"] - row["pass_fixed"], 4)
+            pass_predicted = round(sum(bool(p.passed) for p, _ in tested) / len(tested), 4)
+            pass_fixed = round(sum(bool(f.passed) for _, f in tested) / len(tested), 4)
+            row["pass_predicted"] = pass_predicted
+            row["pass_fixed"] = pass_fixed
+            row["pass_gain"] = round(pass_predicted - pass_fixed, 4)
         sets[kind] = row
     return {"fixed_length": fixed_length, "sets": sets}
 
 
-def _share(items: list, test) -> float | None:
+def _share(items: list[T], test: Callable[[T], bool]) -> float | None:
+    """The share of `items` that pass `test` (4 decimals), or None for no items."""
     return round(sum(1 for x in items if test(x)) / len(items), 4) if items else None

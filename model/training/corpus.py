@@ -79,7 +79,7 @@ class CorpusStats:
 class _Candidate:
     path: str
     text: str | None
-    reason: str | None  # why it was dropped, when text is None
+    reason: str  # why it was dropped, when text is None (a `CorpusStats` field)
     exact: str = ""
     normalised: str = ""
     signature: np.ndarray | None = None
@@ -111,7 +111,7 @@ def _read(path: str) -> _Candidate:
     if text is None:
         return _Candidate(path, None, reason)
     norm = hashlib.sha1(normalise(text).encode("utf-8")).hexdigest()
-    return _Candidate(path, text, None, content_hash(text), norm, minhash(text))
+    return _Candidate(path, text, "", content_hash(text), norm, minhash(text))
 
 
 class _NearDuplicates:
@@ -160,7 +160,7 @@ def build(
     if not paths:
         raise CorpusError(f"no Python files under {[str(r) for r in roots]}")
 
-    kept: list[_Candidate] = []
+    kept: list[tuple[str, str]] = []  # path, text
     exact: set[str] = set()
     normalised: set[str] = set()
     near = _NearDuplicates()
@@ -186,8 +186,7 @@ def build(
                     if len(stats.examples_of_near_duplicates) < 20:
                         stats.examples_of_near_duplicates.append([c.path, twin])
                     continue
-            c.signature = None
-            kept.append(c)
+            kept.append((c.path, c.text))
     if not kept:
         raise CorpusError(f"every Python file under {[str(r) for r in roots]} was filtered out")
     log(
@@ -196,9 +195,10 @@ def build(
         f"{stats.generated + stats.minified + stats.vendored} generated/minified/vendored)"
     )
 
-    split = np.array([HELDOUT if is_heldout(c.text) else TRAIN for c in kept], dtype=np.int64)
+    split = np.array([HELDOUT if is_heldout(text) else TRAIN for _, text in kept], dtype=np.int64)
     if tokenizer is None:
-        tokenizer = train_tokenizer((c.text for c, s in zip(kept, split) if s == TRAIN), vocab_size)
+        train_texts = (text for (_, text), s in zip(kept, split) if s == TRAIN)
+        tokenizer = train_tokenizer(train_texts, vocab_size)
         log(f"corpus: trained a {tokenizer.vocab_size}-token tokenizer")
     if tokenizer.vocab_size > 2**16:
         raise CorpusError("tokens are stored as uint16; the vocabulary must be at most 65,536")
@@ -210,9 +210,9 @@ def build(
         # The tokenizer runs on every core inside encode_batch; chunks bound the memory.
         for lo in range(0, len(kept), 512):
             chunk = kept[lo : lo + 512]
-            ids = tokenizer.encode_batch([c.text for c in chunk])
-            for i, (c, row) in enumerate(zip(chunk, ids), lo):
-                data = c.text.encode("utf-8")
+            ids = tokenizer.encode_batch([text for _, text in chunk])
+            for i, ((_, text), row) in enumerate(zip(chunk, ids), lo):
+                data = text.encode("utf-8")
                 text_f.write(data)
                 tok_f.write(np.asarray(row, dtype=np.uint16).tobytes())
                 files[i] = (byte_pos, byte_pos + len(data), tok_pos, tok_pos + len(row), split[i])
@@ -226,7 +226,7 @@ def build(
     stats.heldout_tokens = int((files[:, 3] - files[:, 2]).sum()) - stats.train_tokens
     stats.seconds = round(time.time() - t0, 1)
     np.save(out / "files.npy", files)
-    (out / "paths.txt").write_text("".join(c.path + "\n" for c in kept), encoding="utf-8")
+    (out / "paths.txt").write_text("".join(path + "\n" for path, _ in kept), encoding="utf-8")
     os.replace(out / "text.bin.tmp", out / "text.bin")
     os.replace(out / "tokens.bin.tmp", out / "tokens.bin")
     manifest = {

@@ -82,8 +82,8 @@ def iter_python_files(roots: Iterable[str | os.PathLike[str]]) -> Iterator[Path]
                     yield Path(dirpath) / name
 
 
-def read_source(path: str | os.PathLike[str]) -> tuple[str | None, str | None]:
-    """(text, None) for a file worth training on, else (None, why not): "too_large",
+def read_source(path: str | os.PathLike[str]) -> tuple[str | None, str]:
+    """(text, "") for a file worth training on, else (None, why not): "too_large",
     "unreadable" (not UTF-8, or an OS error), "empty" or a `noise_reason`."""
     try:
         if os.path.getsize(path) > MAX_FILE_BYTES:
@@ -95,7 +95,7 @@ def read_source(path: str | os.PathLike[str]) -> tuple[str | None, str | None]:
     if not text.strip():
         return None, "empty"
     reason = noise_reason(path, text)
-    return (None, reason) if reason else (text, None)
+    return (None, reason) if reason else (text, "")
 
 
 def read_sources(

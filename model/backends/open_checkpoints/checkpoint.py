@@ -354,7 +354,8 @@ def special_ids(folder: Path, config: dict, family: Family, tok, tok_config: dic
             f"{folder}: {source} says mask_token_id {masks[0]} but the tokenizer's mask token "
             f"is id {tok_mask}; the files disagree"
         )
-    if not masks and tok_mask is None:
+    mask = masks[0] if masks else tok_mask
+    if mask is None:
         what = (
             "it looks like an autoregressive Qwen2 model, not a diffusion one"
             if family is QWEN2_MDM
@@ -364,7 +365,6 @@ def special_ids(folder: Path, config: dict, family: Family, tok, tok_config: dic
             f"{folder}: no mask token: neither config.json nor generation_config.json has "
             f"mask_token_id and the tokenizer files name no mask_token ({what})"
         )
-    mask = masks[0] if masks else tok_mask
     sources["mask"] = source or "tokenizer"
 
     # bos, eos, pad: the tokenizer's first, as the families' own infilling code uses them
@@ -378,7 +378,8 @@ def special_ids(folder: Path, config: dict, family: Family, tok, tok_config: dic
         sources[name] = "tokenizer" if from_tok is not None else source
     if found["pad"] is None:
         found["pad"], sources["pad"] = found["eos"], "eos"
-    if found["pad"] is None:
+    pad = found["pad"]
+    if pad is None:
         raise CheckpointError(
             f"{folder}: no pad or end-of-text token in config.json or the tokenizer files"
         )
@@ -386,12 +387,10 @@ def special_ids(folder: Path, config: dict, family: Family, tok, tok_config: dic
         if i is not None and not 0 <= i < vocab:
             raise CheckpointError(f"{folder}: {name} id {i} is outside the tokenizer ({vocab})")
     # What the model writes in unused canvas slots: every pad and end-of-text id named.
-    slack = {found["pad"], *([found["eos"]] if found["eos"] is not None else [])}
+    slack = {pad, *([found["eos"]] if found["eos"] is not None else [])}
     for key in ("pad_token_id", "eos_token_id"):
         slack |= {i for data in (config, gen) for i in _ints(data.get(key)) if 0 <= i < vocab}
-    return SpecialIds(
-        mask, found["pad"], found["eos"], found["bos"], frozenset(slack - {mask}), sources
-    )
+    return SpecialIds(mask, pad, found["eos"], found["bos"], frozenset(slack - {mask}), sources)
 
 
 @dataclass
