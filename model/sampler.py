@@ -7,7 +7,7 @@ a step budget is set, or every proposal above a confidence threshold (always at 
 Optionally it re-masks committed tokens the model has since lost faith in (self-correction).
 
 The context's keys and values are computed once per request (`Context.encode`) and reused at
-every step; because context positions never attend to a canvas (see `network`), this is
+every step; because context positions never attend to a canvas (see `backends.transformer`), this is
 exact, and `use_cache=False` recomputes everything each step to prove it.
 """
 

@@ -11,7 +11,7 @@ code from the folder is ever executed.
 
 Special tokens are named in `tokenizer_config.json` or `special_tokens_map.json`
 (`bos_token`, `eos_token`, `pad_token`, `mask_token`); which of them the model uses is
-decided in `hf_checkpoint`, together with the ids in `config.json`.
+decided in `checkpoint`, together with the ids in `config.json`.
 """
 
 from __future__ import annotations
