@@ -179,8 +179,9 @@ class InfillBackend(ABC, Generic[OptionsT]):
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.facts = facts
+        # What the server's status line reads today; `facts` says the same for callers.
         self.name = facts.name
-        self.device = next(model.parameters()).device
+        self.device = next(model.parameters()).device  # where inputs go
 
     @property
     def max_context_tokens(self) -> int:
