@@ -18,14 +18,15 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from diffill.server.model_contract import Backend
+from diffill.model import Backend
+from diffill.model.training.sources import is_generated  # shared with the corpus filter
 
 from . import syntax
 from .document import Document, DocumentError
 from .editing import engine
 from .editing.parsed import ParsedDocument
 from .editing.request import EditOptions, EditRequest, EditResult, Intent, Status
-from .files import dirty_git_files, iter_files, looks_generated, unified_diff, write_file
+from .files import dirty_git_files, iter_files, unified_diff, write_file
 
 DEFAULT_MAX_BYTES = 1_000_000
 
@@ -156,7 +157,7 @@ def _scan(
     except DocumentError as err:
         scan.skipped = str(err).removeprefix(f"{path}: ")
         return scan, None
-    if looks_generated(doc.text):
+    if is_generated(doc.text):
         scan.skipped = "generated file"
         return scan, None
     scan.doc = doc

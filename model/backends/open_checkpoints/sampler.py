@@ -13,15 +13,7 @@ from collections.abc import Callable
 
 import torch
 
-from .sampler import (
-    CancelHandle,
-    Cancelled,
-    DenoiseResult,
-    SamplerOptions,
-    Step,
-    commit_step,
-    propose,
-)
+from ...sampler import CancelHandle, DenoiseResult, SamplerOptions, Step, Unmasking, propose
 
 # (R, L) canvas tokens -> (R, L, V) logits, position i predicting canvas token i.
 CanvasLogits = Callable[[torch.Tensor], torch.Tensor]
@@ -52,38 +44,14 @@ def denoise(
     cancel: anything with `is_set()`; checked before every step, raises `Cancelled`.
     """
     options = options or SamplerOptions()
-    R, L = canvas.shape
-    device = canvas.device
-    if valid is None:
-        valid = torch.ones(R, L, dtype=torch.bool, device=device)
-    tokens = canvas.clone()
-    masked = (tokens == mask_id) & valid
-    generated = masked.clone()  # positions this call owns; given tokens stay fixed
-    confidence = torch.where(masked, 0.0, 1.0).to(device)
-    gen = torch.Generator(device="cpu").manual_seed(options.seed)
-    step = 0
-    while bool(masked.any()):
-        if cancel is not None and cancel.is_set():
-            raise Cancelled()
-        step += 1
-        logits = canvas_logits(tokens).float()  # (R, L, V)
+    run = Unmasking(canvas, mask_id=mask_id, valid=valid, options=options)
+    while run.next_step(cancel):
+        logits = canvas_logits(run.tokens).float()  # (R, L, V)
         if forbidden is not None:
             logits = logits.masked_fill(forbidden, float("-inf"))
-        x0, conf, rank = propose(logits, options, gen)
+        proposal = propose(logits, options, run.generator)
         probs_now = None
         if options.remask > 0:
-            probs_now = torch.softmax(logits, -1).gather(-1, tokens[..., None])[..., 0]
-        tokens, masked, confidence = commit_step(
-            tokens,
-            masked,
-            confidence,
-            generated,
-            (x0, conf, rank),
-            step,
-            options,
-            mask_id,
-            probs_now,
-        )
-        if on_step is not None:
-            on_step(Step(step, tokens.clone(), int(masked.sum())))
-    return DenoiseResult.scored(tokens, confidence, generated, step)
+            probs_now = torch.softmax(logits, -1).gather(-1, run.tokens[..., None])[..., 0]
+        run.commit(proposal, probs_now, on_step)
+    return run.result()

@@ -19,20 +19,21 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 import torch.distributed as dist
 
-from . import checkpoint
-from .autoregressive import ARBatch, causal_loss, fim_example
-from .autoregressive import collate as ar_collate
+from .. import checkpoint
+from ..backends.transformer import DiffusionLM, config_for_size
+from ..hardware import describe, fast_bf16, resolve_device
+from ..tokenizer import CodeTokenizer
 from .corpus import HELDOUT, TRAIN, Corpus, build, is_corpus
-from .data import SourceFile, sample_spans
-from .hardware import describe, fast_bf16, resolve_device
-from .network import DiffusionLM, config_for_size
+from .fim import ARBatch, causal_loss, fim_example
+from .fim import collate as ar_collate
 from .objective import Batch, collate, diffusion_loss, plain_example, span_example
-from .tokenizer import CodeTokenizer
+from .spans import SourceFile, sample_spans
 
 OBJECTIVES = ("diffusion", "fim-ar")
 
@@ -310,7 +311,7 @@ def train(opts: TrainOptions, log: Callable[[str], None] = print) -> Path:
     def autocast():
         return torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16)
 
-    stream_args = dict(
+    stream_args: dict[str, Any] = dict(  # ExampleStream's, picklable for DataLoader workers
         corpus=corpus,
         split=TRAIN,
         tok=tok,
@@ -377,7 +378,11 @@ def train(opts: TrainOptions, log: Callable[[str], None] = print) -> Path:
         if deadline is not None and time.time() >= deadline:
             break
         batch = next(batch_iter).to(device)
-        horizon = total_steps or _estimate_total(step, first_step, t_start, deadline)
+        if total_steps is not None:
+            horizon = total_steps
+        else:
+            assert deadline is not None  # TrainOptions sets exactly one of steps and minutes
+            horizon = _estimate_total(step, first_step, t_start, deadline)
         for g in optimizer.param_groups:
             g["lr"] = lr_at(step, horizon, opts)
         with autocast():

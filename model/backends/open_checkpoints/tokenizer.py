@@ -11,7 +11,7 @@ code from the folder is ever executed.
 
 Special tokens are named in `tokenizer_config.json` or `special_tokens_map.json`
 (`bos_token`, `eos_token`, `pad_token`, `mask_token`); which of them the model uses is
-decided in `hf_checkpoint`, together with the ids in `config.json`.
+decided in `checkpoint`, together with the ids in `config.json`.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from pathlib import Path
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, normalizers, pre_tokenizers
 from tokenizers.models import BPE
 
-from .checkpoint import CheckpointError
-from .tokenizer import ByteTokens, _bytes_to_unicode
+from ...checkpoint import CheckpointError, read_json
+from ...tokenizer import ByteTokens, _bytes_to_unicode
 
 # `Qwen2Tokenizer`'s pre-tokenizer (transformers, tokenization_qwen2.PRETOKENIZE_REGEX): the
 # pattern is part of the tokenizer's definition but is not stored in vocab.json/merges.txt.
@@ -35,16 +35,6 @@ QWEN2_PRETOKENIZE = (
 # tokenizer_class values whose vocab.json/merges.txt pair is a Qwen2 byte-level BPE.
 QWEN2_TOKENIZER_CLASSES = ("Qwen2Tokenizer", "Qwen2TokenizerFast", "DreamTokenizer")
 SPECIAL_NAMES = ("bos_token", "eos_token", "pad_token", "mask_token")
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise CheckpointError(f"cannot read {path}: {err}") from None
-    if not isinstance(data, dict):
-        raise CheckpointError(f"{path} must hold a JSON object")
-    return data
 
 
 def _token_text(value) -> str | None:
@@ -60,9 +50,9 @@ def read_tokenizer_config(folder: Path) -> dict:
     """`tokenizer_config.json` (or {}), with special token names filled in from
     `special_tokens_map.json` where the config leaves them out."""
     path = folder / "tokenizer_config.json"
-    config = _read_json(path) if path.is_file() else {}
+    config = read_json(path) if path.is_file() else {}
     smap_path = folder / "special_tokens_map.json"
-    smap = _read_json(smap_path) if smap_path.is_file() else {}
+    smap = read_json(smap_path) if smap_path.is_file() else {}
     for name in SPECIAL_NAMES:
         if _token_text(config.get(name)) is None and _token_text(smap.get(name)) is not None:
             config[name] = smap[name]
@@ -219,12 +209,13 @@ class HFTokenizer(ByteTokens):
         return out
 
     def encode_with_offsets(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
-        """Token ids of `text` and each token's character range in `text`."""
+        """Token ids of `text` and each token's character range in `text`, as `tokenizers`
+        reports it: a normaliser (NFC) may change the bytes, so they cannot be counted."""
         self._check(text)
         if not text:
             return [], []
         enc = self._tok.encode(text, add_special_tokens=False)
-        return enc.ids, [tuple(o) for o in enc.offsets]
+        return enc.ids, [(a, b) for a, b in enc.offsets]
 
     def decode_bytes(self, ids: Iterable[int]) -> bytes:
         """Raw bytes of non-special tokens; ids past the tokenizer (padded embedding rows)

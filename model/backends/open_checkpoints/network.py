@@ -8,7 +8,7 @@ feed-forward; Qwen2 adds biases to the query, key and value projections. Masked 
 models run them without the causal mask: every position attends to every other one,
 except batch padding.
 
-The parameter names here are diffill's own; `hf_checkpoint` maps each family's names onto
+The parameter names here are diffill's own; `checkpoint` maps each family's names onto
 them. `tests/test_hf_checkpoints.py` checks the logits against `transformers`' Qwen2 and
 Llama models run with a full attention mask.
 """

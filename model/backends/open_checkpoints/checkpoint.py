@@ -29,9 +29,9 @@ from pathlib import Path
 import torch
 from safetensors import SafetensorError, safe_open
 
-from .checkpoint import WEIGHTS, WEIGHTS_INDEX, CheckpointError
-from .hf_network import BidirectionalDecoder, DecoderConfig
-from .hf_tokenizer import HFTokenizer, load_tokenizer_files, special_token_id
+from ...checkpoint import WEIGHTS, WEIGHTS_INDEX, CheckpointError, read_json
+from .network import BidirectionalDecoder, DecoderConfig
+from .tokenizer import HFTokenizer, load_tokenizer_files, special_token_id
 
 # Contexts longer than this are cut even where config.json allows more: Dream's README
 # gives 2,048 positions as its trained context although its config inherits Qwen2.5's.
@@ -55,17 +55,27 @@ class Family:
     # family's own infilling code puts it (and only at a real start / end of the file).
     bos_before_prefix: bool
     eos_after_suffix: bool
+    slug: str  # `ModelFacts.family`
 
 
 # Dream family: DreamOn's `process_infilling_prompt` (Dream-org/DreamOn-v0-7B model card):
 # [bos] prefix [mask]*n suffix [eos].
-DREAM = Family("Dream", "qwen2", shifted=True, bos_before_prefix=True, eos_after_suffix=True)
+DREAM = Family(
+    "Dream", "qwen2", shifted=True, bos_before_prefix=True, eos_after_suffix=True, slug="dream"
+)
 # Open-dCoder's eval_infill.py: prefix [mask]*n suffix, nothing around them.
 QWEN2_MDM = Family(
-    "Qwen2 MDM", "qwen2", shifted=True, bos_before_prefix=False, eos_after_suffix=False
+    "Qwen2 MDM",
+    "qwen2",
+    shifted=True,
+    bos_before_prefix=False,
+    eos_after_suffix=False,
+    slug="open-dcoder",
 )
 # LLaDA's pretraining documents start with <|startoftext|> and end with <|endoftext|>.
-LLADA = Family("LLaDA", "llada", shifted=False, bos_before_prefix=True, eos_after_suffix=True)
+LLADA = Family(
+    "LLaDA", "llada", shifted=False, bos_before_prefix=True, eos_after_suffix=True, slug="llada"
+)
 
 SUPPORTED = (
     "model_type 'Dream' (DreamModel: Dream, DiffuCoder, Dream-Coder), "
@@ -84,16 +94,6 @@ def is_hf_folder(folder: Path) -> bool:
         and "format_version" not in config
         and ("architectures" in config or "model_type" in config)
     )
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise CheckpointError(f"cannot read {path}: {err}") from None
-    if not isinstance(data, dict):
-        raise CheckpointError(f"{path} must hold a JSON object")
-    return data
 
 
 def recognise(config: dict, folder: Path) -> Family:
@@ -246,7 +246,7 @@ def weight_files(folder: Path) -> tuple[list[Path], dict[str, str] | None]:
     """The safetensors files of `folder` and, when sharded, the index's name -> file map."""
     index = folder / WEIGHTS_INDEX
     if index.is_file():
-        weight_map = _read_json(index).get("weight_map")
+        weight_map = read_json(index).get("weight_map")
         if not isinstance(weight_map, dict) or not weight_map:
             raise CheckpointError(f"{index} has no weight_map")
         files = sorted({folder / f for f in weight_map.values()})
@@ -336,7 +336,7 @@ def _ints(value) -> list[int]:
 def special_ids(folder: Path, config: dict, family: Family, tok, tok_config: dict) -> SpecialIds:
     """The ids the model needs, each from the checkpoint's own files."""
     gen_path = folder / "generation_config.json"
-    gen = _read_json(gen_path) if gen_path.is_file() else {}
+    gen = read_json(gen_path) if gen_path.is_file() else {}
     vocab = tok.get_vocab_size(with_added_tokens=True)
     sources: dict[str, str] = {}
 
@@ -354,7 +354,8 @@ def special_ids(folder: Path, config: dict, family: Family, tok, tok_config: dic
             f"{folder}: {source} says mask_token_id {masks[0]} but the tokenizer's mask token "
             f"is id {tok_mask}; the files disagree"
         )
-    if not masks and tok_mask is None:
+    mask = masks[0] if masks else tok_mask
+    if mask is None:
         what = (
             "it looks like an autoregressive Qwen2 model, not a diffusion one"
             if family is QWEN2_MDM
@@ -364,7 +365,6 @@ def special_ids(folder: Path, config: dict, family: Family, tok, tok_config: dic
             f"{folder}: no mask token: neither config.json nor generation_config.json has "
             f"mask_token_id and the tokenizer files name no mask_token ({what})"
         )
-    mask = masks[0] if masks else tok_mask
     sources["mask"] = source or "tokenizer"
 
     # bos, eos, pad: the tokenizer's first, as the families' own infilling code uses them
@@ -378,7 +378,8 @@ def special_ids(folder: Path, config: dict, family: Family, tok, tok_config: dic
         sources[name] = "tokenizer" if from_tok is not None else source
     if found["pad"] is None:
         found["pad"], sources["pad"] = found["eos"], "eos"
-    if found["pad"] is None:
+    pad = found["pad"]
+    if pad is None:
         raise CheckpointError(
             f"{folder}: no pad or end-of-text token in config.json or the tokenizer files"
         )
@@ -386,12 +387,10 @@ def special_ids(folder: Path, config: dict, family: Family, tok, tok_config: dic
         if i is not None and not 0 <= i < vocab:
             raise CheckpointError(f"{folder}: {name} id {i} is outside the tokenizer ({vocab})")
     # What the model writes in unused canvas slots: every pad and end-of-text id named.
-    slack = {found["pad"], *([found["eos"]] if found["eos"] is not None else [])}
+    slack = {pad, *([found["eos"]] if found["eos"] is not None else [])}
     for key in ("pad_token_id", "eos_token_id"):
         slack |= {i for data in (config, gen) for i in _ints(data.get(key)) if 0 <= i < vocab}
-    return SpecialIds(
-        mask, found["pad"], found["eos"], found["bos"], frozenset(slack - {mask}), sources
-    )
+    return SpecialIds(mask, pad, found["eos"], found["bos"], frozenset(slack - {mask}), sources)
 
 
 @dataclass
@@ -408,7 +407,7 @@ def load(folder: str | Path, device: torch.device, dtype: torch.dtype) -> OpenCh
     folder = Path(folder)
     if not folder.is_dir():
         raise CheckpointError(f"model folder {folder} does not exist or is not a directory")
-    config = _read_json(folder / "config.json")
+    config = read_json(folder / "config.json")
     family = recognise(config, folder)
     cfg = decoder_config(config, family, folder)
     tok, tok_config = load_tokenizer_files(folder)

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from .network import DiffusionLM, group_mask
-from .tokenizer import CodeTokenizer
+from ..backends.transformer import DiffusionLM, group_mask
+from ..tokenizer import CodeTokenizer
 
 T_EPS = 1e-3
 LENGTH_LOSS_WEIGHT = 0.1
