@@ -4,23 +4,30 @@ in bench/tasks/problems.
 Each problem is a module: the code under test (one or two functions, or a small class),
 then `def check(candidate)` with the asserts, then `ENTRY_POINT = "name"`. From it come
 
-* `single_line` tasks: one per body line that is a statement worth predicting (not a
-  docstring, comment, `pass`, bare `else:`/`try:`/`finally:`/`case _:`, and only a line that
-  holds one whole statement or a whole block header), the line's text after its indentation
-  being the hidden middle;
-* one `multi_line` task: the body of the entry point after its docstring (for a class, of its
-  longest method other than `__init__`).
+* `single_line` tasks: one per body line that holds a statement worth predicting, the
+  line's text after its indentation being the hidden middle. Left out: docstrings,
+  comments, `pass`, bare `else:` / `try:` / `finally:` / `case _:`, and any line that is
+  not one whole statement or one whole block header (a statement spread over lines, `;`,
+  a trailing comment);
+* one `multi_line` task: the body of the entry point after its docstring (for a class,
+  of its longest method other than `__init__`, the first of them on a tie).
 
-The prompt and suffix are the module text before `check`; `test` is the source of `check`.
-Every task's canonical composition must pass, and a task that also passes with an empty or
-`pass` completion measures nothing, so it is dropped (and reported).
+Prompt + middle + suffix is the module text before `check`; `test` is the source of
+`check`; ids are `exec/<problem>/<line>` (the line's number in the problem file) and
+`exec/<problem>/body`.
 
-    python -m bench.tasks.make_exec_tasks [--problems DIR] [--out FILE] [--no-sandbox-check]
+Every task's canonical composition must pass. A task that also passes with a completion
+that leaves its line out (nothing, or `pass`; for an `if`/`elif`/`while` header also the
+keyword with a constant condition) measures nothing, so it is dropped and reported.
 
-The drop decision runs the programs in a few worker interpreters (fresh namespace per
-program, one-second limit each); the canonical compositions are then run once more, one
-by one, through `diffill.model.evaluation.run_test`, exactly as `diffill eval` runs them
-(skip that with --no-sandbox-check).
+    python -m bench.tasks.make_exec_tasks [--problems DIR] [--out FILE]
+                                          [--no-sandbox-check | --thorough]
+
+These decisions run the programs in a few worker interpreters, each program in a fresh
+namespace under a limit of TIMEOUT_SECONDS of CPU time. Then every kept task's canonical
+composition is run once more through `diffill.model.evaluation.run_test`, as `diffill eval`
+runs it (skip with --no-sandbox-check); --thorough runs the wrong completions that way too
+and fails if any verdict differs from the workers'.
 """
 
 from __future__ import annotations
@@ -43,7 +50,7 @@ HERE = Path(__file__).resolve().parent
 PROBLEMS = HERE / "problems"
 OUT = HERE / "exec_tasks.jsonl"
 WRONG_COMPLETIONS = ("", "pass")
-TIMEOUT_SECONDS = 1.0
+TIMEOUT_SECONDS = 0.25  # of CPU time per program; a canonical one takes a few ms
 MAX_BODY_LINES = 10
 
 # Blocks whose header is a line worth predicting.
@@ -59,14 +66,13 @@ _HEADERS = (
     ast.ClassDef,
     ast.Match,
 )
-_COMPOUND = (*_HEADERS, ast.Try, ast.TryStar)
+_COMPOUND = (*_HEADERS, ast.Try, getattr(ast, "TryStar", ast.Try))  # try*: is 3.11+
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 
 @dataclass
 class Problem:
     name: str
-    source: str  # the whole file
     code: str  # the module text before `check`: what prompt + middle + suffix make up
     test: str  # the source of `check`
     entry_point: str
@@ -78,7 +84,8 @@ class BuildReport:
     problems: int = 0
     candidates: dict[str, int] = field(default_factory=dict)  # kind -> tasks before dropping
     kept: dict[str, int] = field(default_factory=dict)
-    dropped: list[str] = field(default_factory=list)  # trivially passable task ids
+    # Trivially passable tasks: (task id, a wrong completion that passes).
+    dropped: list[tuple[str, str]] = field(default_factory=list)
 
     def summary(self) -> str:
         lines = [f"{self.problems} problems"]
@@ -87,7 +94,7 @@ class BuildReport:
                 f"{kind}: {self.candidates[kind]} candidate tasks, {self.kept.get(kind, 0)} kept"
             )
         lines.append(f"trivially passable (dropped): {len(self.dropped)}")
-        lines.extend(f"  {task_id}" for task_id in self.dropped)
+        lines.extend(f"  {task_id} (passes with {wrong!r})" for task_id, wrong in self.dropped)
         return "\n".join(lines)
 
 
@@ -99,25 +106,19 @@ def load_problem(path: Path) -> Problem:
     """Read and check one problem module."""
     source = path.read_text(encoding="utf-8")
     name = path.stem
+    if not name.isidentifier():
+        raise ProblemError(f"{path}: name the file like a module")
     tree = ast.parse(source, filename=str(path))
-    check_at = entry_point = None
-    for i, node in enumerate(tree.body):
-        if isinstance(node, ast.FunctionDef) and node.name == "check":
-            check_at = i
-        elif (
-            isinstance(node, ast.Assign)
-            and [getattr(t, "id", None) for t in node.targets] == ["ENTRY_POINT"]
-            and isinstance(node.value, ast.Constant)
-            and isinstance(node.value.value, str)
-        ):
-            entry_point = node.value.value
-    if check_at is None or entry_point is None:
-        raise ProblemError(f"{path}: needs `def check(candidate)` and ENTRY_POINT = '...'")
-    check = tree.body[check_at]
+    checks = [
+        i for i, n in enumerate(tree.body) if isinstance(n, ast.FunctionDef) and n.name == "check"
+    ]
+    entry_point = _entry_point(tree.body[-1]) if tree.body else None
+    if len(checks) != 1 or checks[0] != len(tree.body) - 2 or entry_point is None:
+        raise ProblemError(
+            f"{path}: must end with `def check(candidate)` and then ENTRY_POINT = '<name>'"
+        )
+    check = tree.body[checks[0]]
     assert isinstance(check, ast.FunctionDef)
-    rest = tree.body[check_at + 1 :]
-    if any(not (isinstance(n, ast.Assign) and n is not check) for n in rest) or len(rest) != 1:
-        raise ProblemError(f"{path}: `check` must be followed by ENTRY_POINT only")
     if [a.arg for a in check.args.args] != ["candidate"]:
         raise ProblemError(f"{path}: check takes one argument, candidate")
     if sum(isinstance(n, ast.Assert) for n in ast.walk(check)) < 4:
@@ -135,7 +136,19 @@ def load_problem(path: Path) -> Problem:
     for node in ast.walk(code_tree):
         if isinstance(node, _FUNCTIONS):
             _check_function(path, node)
-    return Problem(name, source, code, test, entry_point, code_tree)
+    return Problem(name, code, test, entry_point, code_tree)
+
+
+def _entry_point(node: ast.stmt) -> str | None:
+    """The name in `ENTRY_POINT = "name"`, when node is that."""
+    if (
+        isinstance(node, ast.Assign)
+        and [getattr(t, "id", None) for t in node.targets] == ["ENTRY_POINT"]
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
+    ):
+        return node.value.value
+    return None
 
 
 def _check_function(path: Path, fn: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
@@ -149,7 +162,9 @@ def _check_function(path: Path, fn: ast.FunctionDef | ast.AsyncFunctionDef) -> N
         raise ProblemError(f"{path}:{fn.lineno}: {fn.name} needs a docstring and a body")
     size = body[-1].end_lineno - body[0].lineno + 1  # type: ignore[operator]
     if size > MAX_BODY_LINES:
-        raise ProblemError(f"{path}:{fn.lineno}: {fn.name} body is {size} lines (at most 10)")
+        raise ProblemError(
+            f"{path}:{fn.lineno}: {fn.name}: {size} body lines, over {MAX_BODY_LINES}"
+        )
 
 
 def _body(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.stmt]:
@@ -293,9 +308,10 @@ def program(task: Task, completion: str) -> str:
 
 
 # Runs in a worker interpreter: reads a JSON list of programs on stdin, runs each in a
-# fresh namespace under a time limit, and prints a JSON list of booleans (passed or not).
+# fresh namespace under a limit on CPU time (which, unlike wall time, does not depend on
+# how busy the machine is) and prints a JSON list of booleans: whether each passed.
 _WORKER = r"""
-import contextlib, io, json, resource, signal, sys
+import contextlib, gc, io, json, resource, signal, sys
 
 class _Timeout(BaseException):
     pass
@@ -305,22 +321,25 @@ def _alarm(signum, frame):
 
 limit = 1 << 30
 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-signal.signal(signal.SIGALRM, _alarm)
+signal.signal(signal.SIGPROF, _alarm)
 timeout = float(sys.argv[1])
 programs = json.loads(sys.stdin.read())
 out = sys.stdout
 results = []
-for text in programs:
+gc.disable()  # collected between programs, so that no collection counts against one
+for n, text in enumerate(programs):
+    if n % 20 == 0:
+        gc.collect()
     passed = False
     sink = io.StringIO()
     try:
         with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-            signal.setitimer(signal.ITIMER_REAL, timeout)
+            signal.setitimer(signal.ITIMER_PROF, timeout)
             try:
                 exec(compile(text, "<task>", "exec"), {"__name__": "__main__"})
                 passed = True
             finally:
-                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.setitimer(signal.ITIMER_PROF, 0)
     except SystemExit as exit:
         passed = exit.code in (0, None)
     except BaseException:
@@ -362,6 +381,20 @@ def run_programs(
     return results
 
 
+def wrong_completions(task: Task) -> list[str]:
+    """Completions that leave out what the task asks for: nothing, `pass`, and for an
+    `if`/`elif`/`while` header the same keyword with a constant condition. A task that
+    passes with any of them does not measure its line (or its condition)."""
+    wrong = list(WRONG_COMPLETIONS)
+    keyword = task.canonical_solution.split(" ", 1)[0]
+    if task.kind == "single_line" and task.canonical_solution.endswith(":"):
+        if keyword in ("if", "elif"):
+            wrong += [f"{keyword} True:", f"{keyword} False:"]
+        elif keyword == "while":
+            wrong.append("while False:")
+    return wrong
+
+
 def build(problems_dir: Path = PROBLEMS) -> tuple[list[Task], BuildReport]:
     """The task set from every problem in problems_dir, and what happened on the way.
     Raises ProblemError when a problem is malformed or a canonical solution fails."""
@@ -370,18 +403,18 @@ def build(problems_dir: Path = PROBLEMS) -> tuple[list[Task], BuildReport]:
     for path in sorted(problems_dir.glob("*.py")):
         candidates.extend(problem_tasks(load_problem(path)))
         report.problems += 1
-    runs = [program(t, c) for t in candidates for c in (t.canonical_solution, *WRONG_COMPLETIONS)]
-    outcomes = run_programs(runs)
-    width = 1 + len(WRONG_COMPLETIONS)
+    tried = [[t.canonical_solution, *wrong_completions(t)] for t in candidates]
+    outcomes = iter(run_programs([program(t, c) for t, cs in zip(candidates, tried) for c in cs]))
     tasks = []
     failed = []
-    for i, task in enumerate(candidates):
-        canonical, *wrong = outcomes[i * width : (i + 1) * width]
+    for task, completions in zip(candidates, tried):
+        canonical, *wrong = (next(outcomes) for _ in completions)
         report.candidates[task.kind] = report.candidates.get(task.kind, 0) + 1
+        passing = [c for c, ok in zip(completions[1:], wrong) if ok]
         if not canonical:
             failed.append(task.task_id)
-        elif any(wrong):
-            report.dropped.append(task.task_id)
+        elif passing:
+            report.dropped.append((task.task_id, passing[0]))
         else:
             tasks.append(task)
             report.kept[task.kind] = report.kept.get(task.kind, 0) + 1
@@ -397,21 +430,37 @@ def make(out: Path = OUT, problems_dir: Path = PROBLEMS) -> BuildReport:
     return report
 
 
-def sandbox_check(tasks: list[Task]) -> list[str]:
-    """Ids of tasks whose canonical composition fails under evaluation.run_test."""
+def sandbox_check(tasks: list[Task], thorough: bool = False) -> list[str]:
+    """What `evaluation.run_test` (the sandbox `diffill eval` uses) says differently from
+    build(): tasks whose canonical composition fails there and, when thorough, tasks that
+    pass there with one of their wrong completions."""
+    runs = [(t, t.canonical_solution, True) for t in tasks]
+    if thorough:
+        runs += [(t, c, False) for t in tasks for c in wrong_completions(t)]
+
+    def verdict(run: tuple[Task, str, bool]) -> str | None:
+        task, completion, expected = run
+        passed = run_test(program(task, completion), timeout=5)
+        return None if passed == expected else f"{task.task_id} with {completion!r}"
+
     with ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1))) as pool:
-        passed = list(pool.map(lambda t: run_test(program(t, t.canonical_solution)), tasks))
-    return [t.task_id for t, ok in zip(tasks, passed) if not ok]
+        return [v for v in pool.map(verdict, runs) if v is not None]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--problems", type=Path, default=PROBLEMS)
     parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument(
+    checks = parser.add_mutually_exclusive_group()
+    checks.add_argument(
         "--no-sandbox-check",
         action="store_true",
         help="skip running every canonical composition through evaluation.run_test",
+    )
+    checks.add_argument(
+        "--thorough",
+        action="store_true",
+        help="run the wrong completions through evaluation.run_test too (minutes)",
     )
     args = parser.parse_args(argv)
     try:
@@ -423,11 +472,12 @@ def main(argv: list[str] | None = None) -> int:
     print(report.summary())
     print(f"wrote {len(tasks)} tasks to {args.out}")
     if not args.no_sandbox_check:
-        failed = sandbox_check(tasks)
-        if failed:
-            print("fails under evaluation.run_test: " + ", ".join(failed), file=sys.stderr)
+        differ = sandbox_check(tasks, thorough=args.thorough)
+        if differ:
+            print("evaluation.run_test disagrees: " + ", ".join(differ), file=sys.stderr)
             return 1
-        print(f"all {len(tasks)} canonical compositions pass under evaluation.run_test")
+        what = "canonical and wrong completions" if args.thorough else "canonical solutions"
+        print(f"evaluation.run_test agrees on the {what} of all {len(tasks)} tasks")
     return 0
 
 

@@ -6,12 +6,12 @@ def free_slots(busy: list[tuple[int, int]], day_start: int, day_end: int) -> lis
     free = []
     cursor = day_start
     for start, end in sorted(busy):
-        if start > cursor:
+        if cursor < min(start, day_end):
             free.append((cursor, min(start, day_end)))
         cursor = max(cursor, end)
     if cursor < day_end:
         free.append((cursor, day_end))
-    return [(a, b) for a, b in free if a < b]
+    return free
 
 
 def check(candidate):
