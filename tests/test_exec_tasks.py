@@ -35,11 +35,22 @@ def test_the_set_is_well_formed(tasks):
         assert t.test and t.test.startswith("def check(candidate):")
         assert t.entry_point and t.entry_point.isidentifier()
         assert t.canonical_solution.strip() == t.canonical_solution
-        assert "check(" not in t.prompt + t.suffix and "ENTRY_POINT" not in t.prompt + t.suffix
         if t.kind == "single_line":
             assert "\n" not in t.canonical_solution
-            assert t.prompt.endswith("\n" + " " * (len(t.prompt) - t.prompt.rfind("\n") - 1))
+            assert t.prompt.rsplit("\n", 1)[-1].strip(" ") == ""  # the indentation stays
             assert t.suffix.startswith("\n")
+    # Every task of a problem hides a piece of the same code: the module up to `check`.
+    code: dict[str, set[str]] = {}
+    for t in tasks:
+        code.setdefault(t.task_id.split("/")[1], set()).add(
+            t.prompt + t.canonical_solution + t.suffix
+        )
+    for name, texts in code.items():
+        assert len(texts) == 1, name
+        text = texts.pop()
+        assert "def check(" not in text and "ENTRY_POINT" not in text
+        source = (make_exec_tasks.PROBLEMS / f"{name}.py").read_text(encoding="utf-8")
+        assert source.startswith(text.rstrip())
 
 
 def test_every_canonical_solution_passes(tasks):
