@@ -233,7 +233,8 @@ def evaluate(
         for t, r in zip(chunk, outs):
             predicted = None
             if length is None and getattr(infiller, "predicts_length", True):
-                predicted = int(infiller.length_distribution(t.prompt, t.suffix).argmax())
+                dist = infiller.length_distribution(t.prompt, t.suffix)
+                predicted = None if dist is None else int(dist.argmax())
             expected = t.canonical_solution
             exact = r.text.rstrip() == expected.rstrip()
             reference_errors = _errors(t.prompt + expected + t.suffix)

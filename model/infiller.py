@@ -49,6 +49,8 @@ class InfillResult:
     length: int  # canvas length of the kept candidate
     candidates: list[int] = field(default_factory=list)  # canvas lengths tried
     score: float = 0.0  # mean log-confidence of the kept candidate
+    context_tokens: int = 0  # context tokens the model saw
+    context_computed: int = 0  # of those, how many this call encoded (the rest was cached)
 
 
 @dataclass
@@ -430,6 +432,10 @@ def load(
     folder = DEFAULT_MODEL if path_or_name in (None, "default") else Path(path_or_name)
     from . import hf_checkpoint
 
+    if checkpoint.read_config(folder).get("model_type") == checkpoint.BLOCK_MODEL_TYPE:
+        from .blockdiff import load as load_block
+
+        return load_block(folder, device=device, dtype=dtype)  # type: ignore[return-value]
     if hf_checkpoint.is_hf_folder(folder):  # Dream family, LLaDA: see hf_infiller
         from .hf_infiller import load as load_open_checkpoint
 

@@ -88,6 +88,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             size=args.size,
             minutes=args.minutes,
             steps=args.steps,
+            tokens=int(args.tokens) if args.tokens else None,
             device=args.device,
             batch_size=args.batch_size,
             seq_tokens=args.seq_tokens,
@@ -98,6 +99,12 @@ def cmd_train(args: argparse.Namespace) -> int:
             workers=args.workers,
             corpus_dir=args.corpus_dir,
             save_minutes=args.save_minutes,
+            block_size=args.block_size,
+            fim_order=args.fim_order,
+            extra_block_share=args.extra_block_share,
+            init=args.init,
+            warmup_steps=args.warmup_steps,
+            plain_share=args.plain_share,
         )
     except ValueError as err:
         print(f"diffill train: {err}", file=sys.stderr)
@@ -553,6 +560,9 @@ def build_parser() -> argparse.ArgumentParser:
     budget = tr.add_mutually_exclusive_group(required=True)
     budget.add_argument("--minutes", type=float, help="train for this long")
     budget.add_argument("--steps", type=int, help="train for this many optimizer steps")
+    budget.add_argument(
+        "--tokens", type=float, help="train on this many tokens (noisy copies included)"
+    )
     tr.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
     tr.add_argument("--batch-size", type=int, default=16)
     tr.add_argument("--seq-tokens", type=int, default=512)
@@ -562,9 +572,23 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument(
         "--objective",
         default="diffusion",
-        choices=["diffusion", "fim-ar"],
-        help="diffusion (diffill's model) or fim-ar (the autoregressive peer it is measured "
-        "against)",
+        choices=["diffusion", "fim-ar", "block-ar", "block-mixed", "block-diffusion"],
+        help="diffusion (diffill's masked-diffusion model), fim-ar (the autoregressive peer "
+        "it is measured against), or the block-diffusion model's phases: block-ar (causal "
+        "FIM LM), block-mixed (AR plus block diffusion), block-diffusion (diffusion only)",
+    )
+    tr.add_argument("--block-size", type=int, default=32, help="block model: tokens per block")
+    tr.add_argument("--fim-order", default="spm", choices=["spm", "psm"], help="block model")
+    tr.add_argument(
+        "--extra-block-share",
+        type=float,
+        default=0.15,
+        help="block model: share of context tokens that also get noisy blocks",
+    )
+    tr.add_argument("--init", help="start from this model folder's weights (a new run)")
+    tr.add_argument("--warmup-steps", type=int, default=200)
+    tr.add_argument(
+        "--plain-share", type=float, default=0.2, help="share of examples without a gap"
     )
     tr.add_argument(
         "--workers", type=int, default=0, help="processes building batches (default 0: none)"
