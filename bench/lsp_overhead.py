@@ -21,11 +21,14 @@ from typing import Any
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
-from diffill.model import load
-from diffill.server import engine
+from diffill.model import Backend, load
 from diffill.server.document import Document, Encoding
-from diffill.server.engine import EditRequest, Intent
-from diffill.server.protocol import Settings, lsp_range
+from diffill.server.editing import engine
+from diffill.server.editing.parsed import ParsedDocument
+from diffill.server.editing.request import EditFailure, EditRequest, Intent
+from diffill.server.editing.targets import target_span
+from diffill.server.lsp.conversions import lsp_range
+from diffill.server.lsp.settings import Settings
 
 from .infill_latency import percentile
 from .machine import save
@@ -35,11 +38,10 @@ SPAN_TOKENS = 150  # under the engine's 192-token span limit, with room for the 
 PAUSE_S = 0.5  # longer than the default diagnostics delay (300 ms): the parse is cached
 
 
-def find_span(doc: Document, infiller: Any, lines: int) -> tuple[int, int]:
+def find_span(doc: Document, infiller: Backend, lines: int) -> tuple[int, int]:
     """A selection of `lines` whole lines of simple statements (after snapping to
     statements) somewhere past the file's first third, short enough for the model."""
-    lang = engine.language_of(str(SOURCE), None)
-    options = Settings().edit_options()  # snapping does not depend on sampling settings
+    parsed = ParsedDocument.parse(doc, engine.language_of(str(SOURCE), None))
     limit = min(SPAN_TOKENS, infiller.max_span_tokens - 8)
     starts = doc.line_starts()
     for first in range(len(starts) // 3, len(starts) - lines):
@@ -50,11 +52,11 @@ def find_span(doc: Document, infiller: Any, lines: int) -> tuple[int, int]:
             continue
         request = EditRequest(Intent.REWRITE, a, b)
         try:
-            s, e = engine.resolve_span(doc, lang, request, options)
-        except engine.EditFailure:
+            s, e = target_span(parsed, request, snap=True)
+        except EditFailure:
             continue
         text = doc.text[s:e]
-        if text.count("\n") == lines - 1 and len(infiller.tokenizer.encode(text)) <= limit:
+        if text.count("\n") == lines - 1 and infiller.count_tokens(text) <= limit:
             return s, e
     raise SystemExit(f"no {lines}-line span of simple statements in {SOURCE}")
 
@@ -65,11 +67,11 @@ def direct(
     lang = engine.language_of(str(SOURCE), None)
     options = settings.edit_options()
     request = EditRequest(Intent.REWRITE, *span)
-    engine.edit(doc, lang, request, infiller, options)  # warm-up
+    engine.edit(ParsedDocument.parse(doc, lang), request, infiller, options)  # warm-up
     times = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        engine.edit(doc, lang, request, infiller, options)
+        t0 = time.perf_counter()  # the parse counts: the server's is cached, this one not
+        engine.edit(ParsedDocument.parse(doc, lang), request, infiller, options)
         times.append(time.perf_counter() - t0)
     return times
 
@@ -132,7 +134,7 @@ class Session:
             },
         }
         return await self.client.workspace_execute_command_async(
-            types.ExecuteCommandParams(command="diffill.rewrite", arguments=[argument])
+            types.ExecuteCommandParams(command="diffill.server.rewrite", arguments=[argument])
         )
 
     async def list_actions(self, uri: str, rng: types.Range) -> Any:
@@ -253,7 +255,7 @@ def main() -> None:
     path = save(
         "lsp_overhead",
         {
-            "model": str(infiller.folder),
+            "model": str(infiller.facts.folder),
             "device": args.device,
             "repeats": args.repeats,
             "steps": args.steps,

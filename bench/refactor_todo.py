@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from diffill.model import load
-from diffill.model.data import is_heldout
+from diffill.model.training.sources import is_heldout
 from diffill.server import refactor, syntax
 from diffill.server.refactor import RefactorOptions
 
@@ -77,10 +77,10 @@ def main() -> None:
         1
         for o in outcomes
         if o.new_text is not None
-        and syntax.count_errors(syntax.parse(o.new_text.encode(), lang)) == 0
+        and syntax.count_errors(syntax.parse(o.new_text.encode(), lang), lang) == 0
     )
     figures = {
-        "model": str(infiller.folder),
+        "model": str(infiller.facts.folder),
         "files": len(outcomes),
         "spans": summary.spans_found,
         "changed": summary.changed,

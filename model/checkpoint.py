@@ -13,7 +13,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .network import DiffusionLM, ModelConfig
+from .backends.transformer import DiffusionLM, ModelConfig
+from .hardware import resolve_device, resolve_dtype
 from .tokenizer import CodeTokenizer, TokenizerError
 
 FORMAT_VERSION = 1
@@ -99,19 +100,25 @@ def save(
     return folder
 
 
+def read_json(path: Path) -> dict:
+    """The JSON object in the file `path` (any model folder's config files)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise CheckpointError(f"{path} is not valid JSON: {err}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"cannot read {path}: {err}") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path} must hold a JSON object")
+    return data
+
+
 def read_config(folder: Path) -> dict:
-    path = folder / "config.json"
     if not folder.is_dir():
         raise CheckpointError(f"model folder {folder} does not exist or is not a directory")
-    if not path.is_file():
+    if not (folder / "config.json").is_file():
         raise CheckpointError(f"model folder {folder} has no config.json")
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise CheckpointError(f"{path} is not valid JSON: {err}") from None
-    if not isinstance(config, dict):
-        raise CheckpointError(f"{path} must hold a JSON object")
-    return config
+    return read_json(folder / "config.json")
 
 
 def read_state(folder: Path) -> dict[str, torch.Tensor]:
@@ -139,9 +146,14 @@ def _read_weights(folder: Path) -> dict[str, torch.Tensor]:
 
 
 def load(
-    folder: str | Path, device: str | torch.device = "cpu", model_type: str = MODEL_TYPE
+    folder: str | Path,
+    device: str | torch.device = "cpu",
+    model_type: str = MODEL_TYPE,
+    dtype: str | None = None,
 ) -> Checkpoint:
-    """Load a diffill checkpoint folder onto `device` (weights keep their saved dtype)."""
+    """Load a diffill checkpoint folder of `model_type` onto `device` ("cpu", "cuda[:N]",
+    "auto"), in `dtype` ("auto", "bfloat16", "float32"; None keeps the saved one)."""
+    device = resolve_device(device)
     folder = Path(folder)
     config = read_config(folder)
     version = config.get("format_version")
@@ -192,6 +204,8 @@ def load(
             )
     model.load_state_dict(state, assign=True)
     model.to(device).eval()
+    if dtype is not None:
+        model.to(resolve_dtype(dtype, device))
     layout = config.get("layout", {})
     if model_type == BLOCK_MODEL_TYPE and not isinstance(layout, dict):
         raise CheckpointError(f"{folder / 'config.json'}: layout must be an object")

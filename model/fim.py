@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .tokenizer import CodeTokenizer
+
 ORDERS = ("spm", "psm")
 
 # Tokens added to diffill's tokenizer for this layout (the others already exist: <mask>,
@@ -86,3 +88,18 @@ def context_ids(t: Trimmed, order: str, ids: FimTokens) -> list[int]:
     if order == "psm":
         return [ids.pre, *prefix, ids.suf, *suffix, ids.mid]
     raise ValueError(f"FIM order must be one of {ORDERS}, not {order!r}")
+
+
+def fim_tokens(tok: CodeTokenizer) -> FimTokens:
+    """The layout's ids in `tok` (which must carry the FIM sentinels)."""
+    if tok.suf_id is None or tok.pre_id is None:
+        raise ValueError("the tokenizer lacks the FIM sentinels; use tok.with_fim_tokens()")
+    return FimTokens(
+        suf=tok.suf_id,
+        pre=tok.pre_id,
+        mid=tok.len_id,
+        end=tok.pad_id,
+        bof=tok.bof_id,
+        eof=tok.eof_id,
+        mask=tok.mask_id,
+    )

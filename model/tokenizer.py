@@ -41,6 +41,10 @@ class ByteTokens:
 
     _tok: Tokenizer
     _token_bytes: list[bytes]
+    vocab_size: int
+    mask_id: int
+    pad_id: int
+    special_ids: frozenset[int]
 
     _check = staticmethod(check_unicode)
 
@@ -59,6 +63,21 @@ class ByteTokens:
 
     def token_bytes(self, token_id: int) -> bytes:
         return self._token_bytes[token_id]
+
+    def encode_with_offsets(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+        """Token ids of `text` and the character range of each, read from the tokens'
+        bytes (a token that ends inside a character ends at that character)."""
+        ids = self.encode(text)
+        byte_to_char = []
+        for i, ch in enumerate(text):
+            byte_to_char += [i] * len(ch.encode("utf-8"))
+        byte_to_char.append(len(text))
+        spans, pos = [], 0
+        for x in ids:
+            n = len(self._token_bytes[x])
+            spans.append((byte_to_char[pos], byte_to_char[min(pos + n, len(byte_to_char) - 1)]))
+            pos += n
+        return ids, spans
 
     def decode_bytes(self, ids: Iterable[int]) -> bytes:
         """Raw bytes of non-special tokens (special tokens contribute nothing)."""

@@ -1,4 +1,5 @@
-"""Shared fixtures: the shipped tokenizer and tiny random models (no trained weights)."""
+"""Shared fixtures: the shipped tokenizer, tiny random models (no trained weights), and the
+Language Server tests' `client` and `editor`."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ import torch
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 from diffill.model import DEFAULT_MODEL
-from diffill.model.infiller import Infiller
-from diffill.model.network import DiffusionLM, ModelConfig, config_for_size
+from diffill.model.backends.mdlm import Infiller
+from diffill.model.backends.transformer import DiffusionLM, ModelConfig, config_for_size
 from diffill.model.tokenizer import CodeTokenizer
 
-from .lsp_harness import CLIENTS, Editor, server_command, server_env
+from .lsp_harness import CLIENTS, Editor, gate_path, server_command, server_env
 
 
 @pytest.fixture(scope="session")
@@ -41,17 +42,28 @@ def infiller(tiny, tokenizer) -> Infiller:
 
 
 # -- Language Server tests (pytest-lsp) -------------------------------------------------------
-# A test module that needs another server or start-up defines its own `client`; `editor` is
-# the same everywhere.
+# `client` runs the scripted stand-in (lsp_harness.StandIn) behind the real server, once
+# per editor a module lists in EDITORS (default: VS Code and Neovim). A module whose
+# server or start-up differs defines its own `client` and says how; `editor` is the same
+# everywhere.
+
+GATE = gate_path("scripted")  # opened by tests to let a `# slow` document finish
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "client" in metafunc.fixturenames and not hasattr(metafunc.module, "client"):
+        editors = getattr(metafunc.module, "EDITORS", CLIENTS)
+        metafunc.parametrize("client", editors, indirect=True, scope="module")
 
 
 @pytest_lsp.fixture(
-    config=ClientServerConfig(server_command=server_command(), server_env=server_env()),
+    config=ClientServerConfig(server_command=server_command(), server_env=server_env(GATE)),
     scope="module",
-    params=CLIENTS,
 )
 async def client(lsp_client: LanguageClient, request):
-    """The real server with the shipped model, once as VS Code and once as Neovim start it."""
+    """The scripted stand-in behind the real server over stdio, with the default settings,
+    started as the editor `request.param` (a pytest-lsp client name) starts it."""
+    GATE.unlink(missing_ok=True)  # closed, whatever the module before left
     await Editor(lsp_client).start(request.param)
     yield
     await lsp_client.shutdown_session()

@@ -50,17 +50,18 @@ MAX_SLOW_STEPS = 1000  # 20 ms each: a test that forgets the gate fails after 20
 
 
 class StandIn:
-    """A stand-in model that takes its answers from the document (see the module doc)."""
-
-    name = "stand-in"
-    device = "cpu"
+    """A stand-in `Backend` that takes its answers from the document (see the module doc)."""
 
     def __init__(self, gate: Path | None) -> None:
         from diffill.model import DEFAULT_MODEL
         from diffill.model.tokenizer import CodeTokenizer
 
+        from .scripted_model import stand_in_facts
+
         self.tokenizer = CodeTokenizer.from_file(DEFAULT_MODEL / "tokenizer.json")
+        self.facts = stand_in_facts("stand-in")
         self.max_span_tokens = 255
+        self.max_context_tokens = 2048
         self.gate = gate
         self.calls = 0
         self.cancelled = 0  # runs stopped by their cancellation event
@@ -109,7 +110,19 @@ class StandIn:
             if slow:
                 time.sleep(0.02)
         ids = self.tokenizer.encode(text)
-        return InfillResult(text, ids, 0.9, [0.9] * len(ids), index, 0.01, len(ids), [len(ids)])
+        return InfillResult(
+            text=text,
+            tokens=ids,
+            confidence=0.9,
+            token_confidence=[0.9] * len(ids),
+            steps=index,
+            seconds=0.01,
+            length=len(ids),
+            candidates=[len(ids)],
+        )
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer.encode(text))
 
     def counts(self) -> dict[str, int]:
         return {"calls": self.calls, "cancelled": self.cancelled}
@@ -127,7 +140,7 @@ def _marked(context: str, word: str) -> bool:
 
 def tiny_infiller() -> Any:
     from diffill.model import DEFAULT_MODEL
-    from diffill.model.infiller import Infiller
+    from diffill.model.backends.mdlm import Infiller
     from diffill.model.tokenizer import CodeTokenizer
 
     from .conftest import tiny_model

@@ -1,10 +1,26 @@
-"""A deterministic stand-in for the model where its choice does not matter: it returns
-scripted texts in order and records what it was asked."""
+"""A deterministic stand-in for the model where its choice does not matter: a `Backend`
+that returns scripted texts in order and records what it was asked."""
 
 from __future__ import annotations
 
-from diffill.model import InfillRequest, InfillResult
+from diffill.model import InfillRequest, InfillResult, ModelFacts
 from diffill.model.tokenizer import CodeTokenizer
+
+
+def stand_in_facts(name: str) -> ModelFacts:
+    return ModelFacts(
+        name=name,
+        family="stand-in",
+        parameters=0,
+        device="cpu",
+        hardware="the test machine",
+        dtype="float32",
+        folder=None,
+        weight_bytes=0,
+        config={},
+        training={},
+        checkpoint={},
+    )
 
 
 class ScriptedInfiller:
@@ -14,9 +30,14 @@ class ScriptedInfiller:
         self.tokenizer = tokenizer
         self.outputs = list(outputs)
         self.max_span_tokens = max_span_tokens
+        self.max_context_tokens = 2048
+        self.facts = stand_in_facts("scripted")
         self.requests: list[dict] = []
         self.batches: list[int] = []  # size of each infill_batch call
         self.on_call = on_call  # run before answering (to change files meanwhile)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer.encode(text))
 
     def _next(self, **request) -> InfillResult:
         self.requests.append(request)
@@ -25,10 +46,10 @@ class ScriptedInfiller:
         text = self.outputs.pop(0) if len(self.outputs) > 1 else self.outputs[0]
         ids = self.tokenizer.encode(text)
         return InfillResult(
-            text,
-            ids,
-            0.9,
-            [0.9] * len(ids),
+            text=text,
+            tokens=ids,
+            confidence=0.9,
+            token_confidence=[0.9] * len(ids),
             steps=3,
             seconds=0.01,
             length=len(ids),
@@ -57,6 +78,13 @@ class ScriptedInfiller:
             remask=remask,
             sampler=sampler,
         )
+
+    def logits(self, token_ids, valid=None):
+        raise NotImplementedError("the scripted stand-in has no network to score tokens with")
+
+
+    def length_distribution(self, prefix: str, suffix: str) -> None:
+        return None
 
     def infill_batch(self, pairs, *, length=None, cancel=None, accept=None, **sampler):
         self.batches.append(len(pairs))

@@ -4,18 +4,27 @@ blocks respect causality, inference attends as training does, decoding invariant
 from __future__ import annotations
 
 import dataclasses
+import json
 import random
+import shutil
+from pathlib import Path
 
 import pytest
 import torch
 
-from diffill.model import DEFAULT_MODEL, fim
-from diffill.model import blockdiff_objective as bdo
-from diffill.model.blockdiff import CHUNK, BlockInfiller, ContextCache
-from diffill.model.network import DiffusionLM, config_for_size
+from diffill.model import DEFAULT_MODEL, Backend, checkpoint, evaluation, fim, load
+from diffill.model.backends.blockdiff import CHUNK, BlockInfiller, ContextCache
+from diffill.model.backends.transformer import DiffusionLM, config_for_size
+from diffill.model.requests import touch_up_canvas
 from diffill.model.tokenizer import CodeTokenizer
+from diffill.model.training import blockdiff as bdo
+from diffill.model.training.corpus import build
+from diffill.server import cli
+
+from .conftest import tiny_model
 
 SHIPPED_TOKENIZER = DEFAULT_MODEL / "tokenizer.json"
+STDLIB = Path(shutil.__file__).parent
 
 PREFIX = (
     "def area(radius):\n    return 3.14 * radius ** 2\n\n" * 12 + "def perimeter(r):\n    return "
@@ -102,7 +111,7 @@ def test_a_block_at_inference_attends_as_the_training_mask_says(model, tok):
         h_step, _ = model.hidden(tokens, torch.arange(n - 1, n + B)[None], None, entry.buffer, n)
         T = n + B + 1
         batch = bdo.BlockBatch(
-            inputs=torch.tensor([ctx + [ctx[-1], *block]]),
+            inputs=torch.tensor([[*ctx, ctx[-1], *block]]),
             positions=torch.tensor([list(range(n)) + list(range(n - 1, n + B))]),
             limit=torch.tensor([list(range(1, n + 1)) + [n] * (B + 1)]),
             group=torch.tensor([[0] * n + [1] * (B + 1)]),
@@ -116,26 +125,19 @@ def test_a_block_at_inference_attends_as_the_training_mask_says(model, tok):
 
 
 def test_the_mask_count_falls_every_step_and_given_tokens_never_change(model, tok):
-    inf = make(model, tok)
+    inf = make(model, tok, block_size=32)  # the whole canvas in one block
     middle = "return 2 * 3.14 * r"
-    seen: list[tuple[str, int]] = []
-    r = inf.infill(
-        PREFIX,
-        SUFFIX,
-        middle=middle,
-        strength=0.5,
-        on_step=lambda text, s: seen.append((text, s.masked)),
-    )
-    per_block: list[int] = []
-    for _, masked in seen:
-        per_block.append(masked)
-    assert seen, "touch-up runs at least one step"
-    falls = [b < a for a, b in zip(per_block, per_block[1:]) if b != 0 and a != 0]
-    assert all(falls)
-    orig = tok.encode(middle)
-    canvas = inf._touch_up(middle, 0.5, 0)
-    kept = [(k, x) for k, x in enumerate(canvas[: len(orig)]) if x != tok.mask_id]
-    assert kept and all(r.tokens[k] == x for k, x in kept if k < len(r.tokens))
+    steps: list = []
+    inf.infill(PREFIX, SUFFIX, middle=middle, strength=0.5, on_step=lambda _, s: steps.append(s))
+    canvas = touch_up_canvas(tok.encode(middle), 0.5, 0, tok.mask_id, inf.max_span_tokens)
+    assert len(steps) >= 2
+    masked = [s.masked for s in steps]
+    assert masked == sorted(set(masked), reverse=True) and masked[-1] == 0
+    final = steps[-1].tokens[0].tolist()
+    given = [(k, x) for k, x in enumerate(canvas) if x != tok.mask_id]
+    assert given and all(final[k] == x for k, x in given)
+    for s in steps:  # every intermediate state keeps them too
+        assert all(s.tokens[0, k] == x for k, x in given)
 
 
 def test_greedy_decoding_is_deterministic_and_a_fixed_length_is_honoured(model, tok):
@@ -189,3 +191,80 @@ def test_trimming_is_stable_as_the_prefix_grows():
         assert t.prefix[-1] == n - 1 and t.suffix[0] == 1000
         cuts.add((t.prefix[0], len(t.suffix)))
     assert len(cuts) <= 3  # the window's edges move in steps, not with every token
+
+
+@pytest.fixture(scope="module")
+def small_corpus(tmp_path_factory):
+    src = tmp_path_factory.mktemp("src")
+    for name in ("textwrap.py", "shlex.py", "fnmatch.py", "glob.py"):
+        shutil.copy(STDLIB / name, src / name)
+    base = CodeTokenizer.from_file(SHIPPED_TOKENIZER)
+    return build([src], tmp_path_factory.mktemp("corpus"), base, workers=1, log=lambda s: 0)
+
+
+def _train(corpus, out, *extra: str) -> None:
+    argv = ["train", "--corpus", str(corpus.folder), "--out", str(out), "--size", "tiny"]
+    argv += ["--batch-size", "2", "--seq-tokens", "96", "--device", "cpu", *extra]
+    assert cli.main(argv) == 0
+
+
+def test_two_phases_through_the_cli_then_load_infill_and_evaluate(small_corpus, tmp_path, capsys):
+    """Phase 1 (causal FIM LM), phase 2 warm-started from it (AR plus block diffusion),
+    then the folder loads as a Backend that infills and evaluates."""
+    _train(small_corpus, tmp_path / "ar", "--objective", "block-ar", "--steps", "3")
+    _train(
+        small_corpus,
+        tmp_path / "bd",
+        "--objective",
+        "block-mixed",
+        "--tokens",
+        "2000",
+        "--block-size",
+        "8",
+        "--init",
+        str(tmp_path / "ar" / "model"),
+    )
+    log = [json.loads(x) for x in (tmp_path / "bd" / "train_log.jsonl").read_text().splitlines()]
+    final = log[-1]
+    assert final["objective"] == "block-mixed" and final["tokens_seen"] >= 2000
+    assert {"ar_ce", "diff_ce"} <= set(final["heldout"])
+    config = json.loads((tmp_path / "bd" / "model" / "config.json").read_text())
+    assert config["model_type"] == "diffill-block"
+    assert config["layout"] == {"fim_order": "spm", "block_size": 8, "context_tokens": 96}
+    backend = load(tmp_path / "bd" / "model", dtype="float32")
+    assert isinstance(backend, Backend) and isinstance(backend, BlockInfiller)
+    assert backend.facts.family == "diffill-block" and backend.max_context_tokens == 96
+    r = backend.infill("def f(x):\n    return ", "\n", length=5)
+    assert len(r.tokens) == 5 and r.context_computed == r.context_tokens
+    tasks = tmp_path / "tasks.jsonl"
+    evaluation.write_tasks(
+        [evaluation.Task("t/0", "def f():\n    return ", "\n", "1", kind="single_line")], tasks
+    )
+    report = tmp_path / "report.json"
+    args = ["eval", "--tasks", str(tasks), "--model", str(tmp_path / "bd" / "model")]
+    assert cli.main([*args, "--json", str(report), "--max-context", "96"]) == 0
+    rep = json.loads(report.read_text())
+    assert rep["model_type"] == "diffill-block"
+    assert rep["summary"]["single_line"]["length_acc_exact"] is None  # no length head
+
+
+def test_a_warm_start_copies_weights_and_grows_the_embedding(small_corpus, tmp_path, tokenizer):
+    """Any diffill folder of the same size can seed a block model: the masked-diffusion
+    model's weights carry over; the two new sentinel rows start at the mean embedding."""
+    folder = tmp_path / "mdlm"
+    net = tiny_model(tokenizer.vocab_size, span_positions=48)
+    checkpoint.save(folder, net, tokenizer)
+    torch.manual_seed(1)
+    tok_model = DiffusionLM(
+        dataclasses.replace(
+            config_for_size("tiny", tokenizer.vocab_size + 2), span_positions=48, length_head=False
+        )
+    )
+    from diffill.model.training.loop import _warm_start
+
+    _warm_start(tok_model, str(folder), lambda _: None)
+    saved = net.embed.weight.detach().to(torch.bfloat16).float()  # folders hold bf16
+    assert torch.equal(tok_model.embed.weight[: saved.shape[0]].detach(), saved)
+    assert torch.allclose(tok_model.embed.weight[-1].detach(), saved.mean(0), atol=1e-6)
+    down = net.blocks[0].mlp.down.weight.detach().to(torch.bfloat16).float()
+    assert torch.equal(tok_model.blocks[0].mlp.down.weight.detach(), down)

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 from diffill.server import syntax
-from diffill.server.context import build_window
 from diffill.server.document import Document
+from diffill.server.editing.context import build_window
 
 PY = syntax.language_for_name("python")
 

@@ -13,8 +13,8 @@ from diffill.server.document import (
     Position,
     TextEdit,
     edit_positions,
-    minimal_edits,
 )
+from diffill.server.editing.minimal_edits import minimal_edits
 
 # Text rich in the things that break position code: every kind of line ending, tabs,
 # astral characters (surrogate pairs in UTF-16, 4 bytes in UTF-8) and CJK (3 bytes).
@@ -319,7 +319,8 @@ def test_line_indent() -> None:
 
 
 def _applied(old: str, edits: list[TextEdit], base: int = 0) -> str:
-    return Document(old).apply([e.shifted(-base) for e in edits]).text
+    shifted = [TextEdit(e.start - base, e.end - base, e.new_text) for e in edits]
+    return Document(old).apply(shifted).text
 
 
 @settings(max_examples=200, deadline=None)

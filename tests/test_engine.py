@@ -8,14 +8,26 @@ from pathlib import Path
 
 import pytest
 
-from diffill.server import engine
 from diffill.server.document import Document, Encoding, Position
-from diffill.server.engine import EditOptions, EditRequest, Intent, Status
+from diffill.server.editing import engine
+from diffill.server.editing.parsed import ParsedDocument
+from diffill.server.editing.request import (
+    DEFAULT_OPTIONS,
+    EditOptions,
+    EditRequest,
+    Intent,
+    Status,
+)
 
 from .scripted_model import ScriptedInfiller
 
 GOLDEN = Path(__file__).parent / "golden"
 CASES = sorted(p.name for p in GOLDEN.iterdir() if p.is_dir())
+
+
+def edit(doc, lang, request, model, options=DEFAULT_OPTIONS):
+    """The engine on a document parsed here, as its callers parse it."""
+    return engine.edit(ParsedDocument.parse(doc, lang), request, model, options)
 
 
 def selection(doc: Document, options: dict) -> tuple[int, int]:
@@ -46,7 +58,7 @@ def test_golden(name, tokenizer):
     start, end = selection(doc, opts)
     model = ScriptedInfiller(tokenizer, case["model"])
     request = EditRequest(Intent(opts["intent"]), start, end, opts.get("strength", 1.0))
-    result = engine.edit(doc, lang, request, model, EditOptions(snap=opts.get("snap", True)))
+    result = edit(doc, lang, request, model, EditOptions(snap=opts.get("snap", True)))
     after = doc.apply(result.edits).to_bytes() if result.changed else doc.to_bytes()
     assert after.decode("utf-8") == expected.decode("utf-8")
     assert after == expected
@@ -57,21 +69,21 @@ def test_todo_comment_is_shown_to_the_model(tokenizer):
     doc = Document.from_text("def f(r):\n    # TODO: area of a circle\n    pass\n")
     model = ScriptedInfiller(tokenizer, ["return 3.14 * r * r"])
     at = doc.text.index("TODO")
-    engine.edit(doc, engine.language_of("a.py", None), EditRequest(Intent.FILL, at, at), model)
+    edit(doc, engine.language_of("a.py", None), EditRequest(Intent.FILL, at, at), model)
     assert model.requests[0]["prefix"].endswith("    # TODO: area of a circle\n    ")
 
 
 def test_fill_without_placeholder_inserts_at_cursor(tokenizer):
     doc = Document.from_text("x = 1\n\ny = 2\n")
     model = ScriptedInfiller(tokenizer, ["z = 3"])
-    r = engine.edit(doc, engine.language_of("a.py", None), EditRequest(Intent.FILL, 6, 6), model)
+    r = edit(doc, engine.language_of("a.py", None), EditRequest(Intent.FILL, 6, 6), model)
     assert r.changed and doc.apply(r.edits).text == "x = 1\nz = 3\ny = 2\n"
 
 
 def test_fix_with_no_error_is_unchanged(tokenizer):
     doc = Document.from_text("x = 1\n")
     model = ScriptedInfiller(tokenizer, ["never asked"])
-    r = engine.edit(doc, engine.language_of("a.py", None), EditRequest(Intent.FIX, 0, 0), model)
+    r = edit(doc, engine.language_of("a.py", None), EditRequest(Intent.FIX, 0, 0), model)
     assert r.status is Status.UNCHANGED and "no syntax error" in r.reason
     assert model.requests == []
 
@@ -83,24 +95,23 @@ def test_an_edit_never_leaves_more_syntax_errors(tokenizer):
     at = doc.text.index("pass")
     for out in broken_outputs:
         model = ScriptedInfiller(tokenizer, [out])
-        r = engine.edit(doc, lang, EditRequest(Intent.FILL, at, at), model)
+        r = edit(doc, lang, EditRequest(Intent.FILL, at, at), model)
         assert r.status is Status.REJECTED, out
         assert r.edits == []
 
 
-def test_unsupported_language_is_reported(tokenizer):
-    text, r = engine.edit_text(
-        "x", "notes.txt", EditRequest(Intent.FILL, 0, 0), ScriptedInfiller(tokenizer, ["y"])
-    )
+def test_unsupported_language_is_reported():
+    with pytest.raises(engine.EditFailure) as failed:
+        engine.language_of("notes.txt", None)
+    r = failed.value.result
     assert r.status is Status.UNSUPPORTED and "unsupported language" in r.reason
-    assert text == "x"
 
 
 def test_span_too_long_for_the_model_is_an_error(tokenizer):
     body = "\n".join(f"    v{i} = {i}" for i in range(200))
     doc = Document.from_text(f"def f():\n{body}\n")
     model = ScriptedInfiller(tokenizer, ["x"])
-    r = engine.edit(
+    r = edit(
         doc,
         engine.language_of("a.py", None),
         EditRequest(Intent.REWRITE, 9, len(doc.text) - 1),
@@ -112,7 +123,7 @@ def test_span_too_long_for_the_model_is_an_error(tokenizer):
 def test_rewrite_strength_passes_the_original(tokenizer):
     doc = Document.from_text("total = price * count\n")
     model = ScriptedInfiller(tokenizer, ["total = price * quantity"])
-    r = engine.edit(
+    r = edit(
         doc,
         engine.language_of("a.py", None),
         EditRequest(Intent.REWRITE, 0, 5, strength=0.3),
@@ -125,7 +136,7 @@ def test_rewrite_strength_passes_the_original(tokenizer):
 
 def test_out_of_range_request(tokenizer):
     doc = Document.from_text("x = 1\n")
-    r = engine.edit(
+    r = edit(
         doc,
         engine.language_of("a.py", None),
         EditRequest(Intent.FILL, 3, 99),
@@ -138,7 +149,7 @@ def test_invalid_utf8_from_the_model_never_reaches_the_file(tokenizer):
     doc = Document.from_text("def f():\n    pass\n")
     model = ScriptedInfiller(tokenizer, ["return '\ufffd'"])
     at = doc.text.index("pass")
-    r = engine.edit(doc, engine.language_of("a.py", None), EditRequest(Intent.FILL, at, at), model)
+    r = edit(doc, engine.language_of("a.py", None), EditRequest(Intent.FILL, at, at), model)
     assert r.status is Status.REJECTED and "UTF-8" in r.reason and not r.edits
 
 
@@ -146,6 +157,30 @@ def test_fix_with_the_cursor_elsewhere_on_the_line(tokenizer):
     doc = Document.from_text("function f(x) {\n  return x +;\n}\n")
     model = ScriptedInfiller(tokenizer, ["return x + 1;"])
     at = doc.text.index("return")
-    r = engine.edit(doc, engine.language_of("a.js", None), EditRequest(Intent.FIX, at, at), model)
+    r = edit(doc, engine.language_of("a.js", None), EditRequest(Intent.FIX, at, at), model)
     assert r.changed, r.reason
     assert doc.apply(r.edits).text == "function f(x) {\n  return x + 1;\n}\n"
+
+
+def test_the_document_is_not_parsed_again_and_each_candidate_once(tokenizer, monkeypatch):
+    from diffill.server.editing import parsed as parsed_module
+
+    doc = Document.from_text("def f(x):\n    pass\n\n\ndef g():\n    return )\n")
+    lang = engine.language_of("a.py", None)
+    parsed = ParsedDocument.parse(doc, lang)
+    sources: list[bytes] = []
+    real = parsed_module.parse
+
+    def counting(source, lang, old_tree=None):
+        sources.append(source)
+        return real(source, lang, old_tree)
+
+    monkeypatch.setattr(parsed_module, "parse", counting)
+    at = doc.text.index("pass")
+    model = ScriptedInfiller(tokenizer, ["return x"])
+    prepared = engine.prepare(parsed, EditRequest(Intent.FILL, at, at), model)
+    assert prepared.errors_before == len(parsed.issues) >= 1 and sources == []
+    assert prepared.infill.accept is not None and prepared.infill.accept("return x")
+    r = engine.edit_prepared(prepared, model, DEFAULT_OPTIONS, None, None)
+    assert r.changed and r.errors_after == prepared.errors_before
+    assert sources == [doc.text.replace("pass", "return x").encode()]  # parsed once

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from diffill.model import evaluation
-from diffill.model.data import is_heldout
+from diffill.model.training.sources import is_heldout
 from diffill.server import cli
+from diffill.server.cli import model_commands
 
 from .scripted_model import ScriptedInfiller
 
@@ -77,7 +78,7 @@ def test_pass_at_1_runs_the_test_in_a_sandbox():
 
 def test_eval_command_on_a_corpus(tmp_path, infiller, monkeypatch, capsys):
     corpus = heldout_corpus(tmp_path)
-    monkeypatch.setattr(cli, "_load_model", lambda args: infiller)
+    monkeypatch.setattr(model_commands, "load_backend", lambda args, **limits: infiller)
     out = tmp_path / "eval.json"
     code = cli.main(
         ["eval", "--corpus", str(corpus), "--n", "2", "--json", str(out), "--steps", "4"]
@@ -92,7 +93,7 @@ def test_eval_command_on_a_corpus(tmp_path, infiller, monkeypatch, capsys):
 
 def test_length_head_report_against_a_fixed_canvas(tmp_path, infiller, monkeypatch, capsys):
     corpus = heldout_corpus(tmp_path)
-    monkeypatch.setattr(cli, "_load_model", lambda args: infiller)
+    monkeypatch.setattr(model_commands, "load_backend", lambda args, **limits: infiller)
     out, saved = tmp_path / "eval.json", tmp_path / "tasks.jsonl"
     argv = ["eval", "--corpus", str(corpus), "--n", "2", "--json", str(out), "--steps", "2"]
     code = cli.main([*argv, "--fixed-length", "3", "--write-tasks", str(saved)])

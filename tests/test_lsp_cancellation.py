@@ -7,35 +7,24 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-import pytest_lsp
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
-from pytest_lsp import ClientServerConfig, LanguageClient
 
-from .lsp_harness import Editor, denoising, gate_path, server_command, server_env
+from .conftest import GATE
+from .lsp_harness import Editor, denoising
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
+EDITORS = ["visual-studio-code"]  # conftest's `client`, started as VS Code only
 
-GATE = gate_path("cancellation")
 SLOW = '# slow\n# out: "total = a * b"\ndef f(a, b):\n    total = a + b\n    return total\n'
 FAST = '# out: "total = a * b"\ndef f(a, b):\n    total = a + b\n    return total\n'
 REQUEST_CANCELLED = -32800
 
 
-@pytest_lsp.fixture(
-    config=ClientServerConfig(server_command=server_command(), server_env=server_env(GATE)),
-    scope="module",
-)
-async def client(lsp_client: LanguageClient):
-    await Editor(lsp_client).start("visual-studio-code")
-    yield
-    await lsp_client.shutdown_session()
-
-
 async def then_a_request_is_served(editor: Editor) -> None:
     uri = editor.open(FAST)
     argument = editor.edit_argument(uri, editor.range(uri, "total = a + b"))
-    assert await editor.command("diffill.rewrite", argument) == {"applied": True}
+    assert await editor.command("diffill.server.rewrite", argument) == {"applied": True}
 
 
 async def test_cancel_request_stops_a_resolve_mid_denoise(editor: Editor):
@@ -64,7 +53,7 @@ async def test_cancel_request_stops_a_command_and_nothing_is_applied(editor: Edi
     task = asyncio.ensure_future(
         editor.client.protocol.send_request_async(
             types.WORKSPACE_EXECUTE_COMMAND,
-            types.ExecuteCommandParams(command="diffill.rewrite", arguments=[argument]),
+            types.ExecuteCommandParams(command="diffill.server.rewrite", arguments=[argument]),
             msg_id="command-to-cancel",
         )
     )
@@ -83,7 +72,7 @@ async def test_progress_cancel_stops_a_command(editor: Editor):
     uri = editor.open(SLOW)
     argument = editor.edit_argument(uri, editor.range(uri, "total = a + b"))
     editor.client.progress_reports["bar"] = []
-    task = asyncio.ensure_future(editor.command("diffill.rewrite", argument, token="bar"))
+    task = asyncio.ensure_future(editor.command("diffill.server.rewrite", argument, token="bar"))
     await denoising(editor, task)
     editor.client.protocol.notify(
         types.WINDOW_WORK_DONE_PROGRESS_CANCEL, types.WorkDoneProgressCancelParams(token="bar")

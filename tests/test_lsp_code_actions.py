@@ -8,8 +8,8 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from diffill.server import protocol
-from diffill.server.engine import Intent
+from diffill.server.editing.request import Intent
+from diffill.server.lsp import conversions
 
 from .lsp_harness import Editor
 
@@ -83,10 +83,10 @@ async def test_resolve_refuses_an_action_listed_on_an_older_version(editor: Edit
 
 async def test_clients_that_cannot_resolve_edits_get_a_command():
     rng = types.Range(types.Position(2, 4), types.Position(2, 8))
-    target = protocol.EditTarget("file:///a.py", rng, intent=Intent.FILL, version=3)
-    action = protocol.code_action(target, resolvable=False)
+    target = conversions.EditTarget("file:///a.py", rng, intent=Intent.FILL, version=3)
+    action = conversions.code_action(target, resolvable=False)
     assert action.data is None
-    assert action.command.command == "diffill.fill"
+    assert action.command.command == "diffill.server.fill"
     assert action.command.arguments == [
         {
             "uri": "file:///a.py",

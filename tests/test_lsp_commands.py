@@ -1,4 +1,4 @@
-"""diffill.fill / rewrite / fix over JSON-RPC: the exact edits the server asks the editor to
+"""diffill.server.fill / rewrite / fix over JSON-RPC: the exact edits the server asks the editor to
 apply, in the VS Code (utf-16, versioned edits) and Neovim (utf-8, plain changes) set-ups."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def edit(l1: int, c1: int, l2: int, c2: int, text: str) -> types.TextEdit:
 async def test_fill_replaces_the_placeholder(editor: Editor):
     uri = editor.open('# out: "return a + b"\n\ndef add(a, b):\n    pass\n')
     result = await editor.command(
-        "diffill.fill", editor.edit_argument(uri, editor.range(uri, "pass"))
+        "diffill.server.fill", editor.edit_argument(uri, editor.range(uri, "pass"))
     )
     assert result == {"applied": True}
     version, edits = applied_edits(editor, uri)
@@ -41,7 +41,9 @@ async def test_fill_replaces_the_placeholder(editor: Editor):
 async def test_rewrite_changes_only_what_differs(editor: Editor):
     uri = editor.open('# out: "total = a * b"\ndef f(a, b):\n    total = a + b\n    return total\n')
     rng = editor.range(uri, "total = a + b")
-    result = await editor.command("diffill.rewrite", editor.edit_argument(uri, rng, strength=0.5))
+    result = await editor.command(
+        "diffill.server.rewrite", editor.edit_argument(uri, rng, strength=0.5)
+    )
     assert result == {"applied": True}
     assert applied_edits(editor, uri)[1] == [edit(2, 14, 2, 15, "*")]
     assert "total = a * b" in editor.texts[uri]
@@ -50,7 +52,7 @@ async def test_rewrite_changes_only_what_differs(editor: Editor):
 async def test_fix_repairs_the_syntax_error(editor: Editor):
     uri = editor.open('# out: "print(x)"\nx = 1\nprint(x\n')
     result = await editor.command(
-        "diffill.fix", editor.edit_argument(uri, editor.range(uri, "print(x", 1))
+        "diffill.server.fix", editor.edit_argument(uri, editor.range(uri, "print(x", 1))
     )
     assert result == {"applied": True}
     assert applied_edits(editor, uri)[1] == [edit(2, 7, 2, 7, ")")]

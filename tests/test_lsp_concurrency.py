@@ -8,33 +8,22 @@ import asyncio
 import threading
 
 import pytest
-import pytest_lsp
-from pytest_lsp import ClientServerConfig, LanguageClient
 
-from diffill.server.lsp import ModelWorker, Superseded
+from diffill.server.lsp.worker import ModelWorker, Superseded
 
-from .lsp_harness import Editor, denoising, gate_path, open_gate, server_command, server_env
+from .conftest import GATE
+from .lsp_harness import Editor, denoising, open_gate
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
+EDITORS = ["visual-studio-code"]  # conftest's `client`, started as VS Code only
 
-GATE = gate_path("concurrency")
 SLOW = '# slow\n# out: "total = a * b"\ndef f(a, b):\n    total = a + b\n    return total\n'
 FAST = '# out: "total = a * b"\ndef f(a, b):\n    total = a + b\n    return total\n'
 
 
-@pytest_lsp.fixture(
-    config=ClientServerConfig(server_command=server_command(), server_env=server_env(GATE)),
-    scope="module",
-)
-async def client(lsp_client: LanguageClient):
-    await Editor(lsp_client).start("visual-studio-code")
-    yield
-    await lsp_client.shutdown_session()
-
-
 def rewrite(editor: Editor, uri: str) -> asyncio.Future:
     argument = editor.edit_argument(uri, editor.range(uri, "total = a + b"))
-    return asyncio.ensure_future(editor.command("diffill.rewrite", argument))
+    return asyncio.ensure_future(editor.command("diffill.server.rewrite", argument))
 
 
 async def test_code_actions_are_answered_while_a_long_rewrite_runs(editor: Editor):

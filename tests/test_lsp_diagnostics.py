@@ -4,13 +4,12 @@ debounce delay has passed, cleared when fixed, switchable off."""
 from __future__ import annotations
 
 import pytest
-import pytest_lsp
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient
 
-from .lsp_harness import Editor, server_command, server_env
+from .lsp_harness import Editor
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
+EDITORS = ["visual-studio-code"]  # conftest's `client`, started as VS Code only
 
 BROKEN = "x = 1\nprint(x\n"
 SYNTAX_ERROR = types.Diagnostic(
@@ -20,16 +19,6 @@ SYNTAX_ERROR = types.Diagnostic(
     code="syntax-error",
     source="diffill",
 )
-
-
-@pytest_lsp.fixture(
-    config=ClientServerConfig(server_command=server_command(), server_env=server_env()),
-    scope="module",
-)
-async def client(lsp_client: LanguageClient):
-    await Editor(lsp_client).start("visual-studio-code")
-    yield
-    await lsp_client.shutdown_session()
 
 
 async def test_published_on_open_and_cleared_when_fixed(editor: Editor):

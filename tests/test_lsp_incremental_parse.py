@@ -1,4 +1,5 @@
-"""The server reparses incrementally after each change; the tree must equal a fresh parse."""
+"""The server reparses incrementally: a document after each change, and each candidate the
+engine splices into a document; the tree must equal a fresh parse."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from hypothesis import strategies as st
 
 from diffill.server import syntax
 from diffill.server.document import Document
-from diffill.server.lsp import _edit_tree
+from diffill.server.editing.parsed import ParsedDocument
+from diffill.server.lsp.documents import edit_tree as _edit_tree
 
 PY = syntax.language_for_name("python")
 BASE = 'def f(x):\r\n    s = "héllo 😀"\n    return (x\n\nclass A:\n    pass\n'
@@ -29,4 +31,18 @@ def test_incremental_reparse_equals_a_fresh_parse(changes):
         doc = new
     fresh = syntax.parse(doc.text.encode(), PY)
     assert str(tree.root_node) == str(fresh.root_node)
-    assert syntax.syntax_issues(tree) == syntax.syntax_issues(fresh)
+    assert syntax.syntax_issues(tree, PY) == syntax.syntax_issues(fresh, PY)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(0, 200), st.integers(0, 20), st.lists(pieces, max_size=4))
+def test_a_spliced_candidate_parses_as_a_fresh_parse(at, length, texts):
+    parsed = ParsedDocument.parse(Document(BASE), PY)
+    start = min(at, len(BASE))
+    end = min(start + length, len(BASE))
+    candidate = parsed.splice(start, end, "".join(texts))
+    fresh = syntax.parse(candidate.doc.text.encode(), PY)
+    assert candidate.doc.text == BASE[:start] + "".join(texts) + BASE[end:]
+    assert str(candidate.tree.root_node) == str(fresh.root_node)
+    assert candidate.issues == syntax.syntax_issues(fresh, PY)
+    assert str(parsed.tree.root_node) == str(syntax.parse(BASE.encode(), PY).root_node)

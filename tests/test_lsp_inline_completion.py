@@ -23,6 +23,8 @@ GATE = gate_path("inline")
     scope="module",
 )
 async def client(lsp_client: LanguageClient):
+    """Unlike conftest's: started as Neovim with the inline completion capability added
+    (pytest-lsp's Neovim does not declare it), and with this module's own gate."""
     caps = client_capabilities("neovim")
     caps.text_document.inline_completion = types.InlineCompletionClientCapabilities()
     await Editor(lsp_client).start(caps)

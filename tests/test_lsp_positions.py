@@ -30,7 +30,7 @@ def star_at(line: int, column: int) -> list[types.TextEdit]:
 
 async def rewrite(editor: Editor, uri: str) -> None:
     argument = editor.edit_argument(uri, editor.range(uri, "total = a + b"))
-    assert await editor.command("diffill.rewrite", argument) == {"applied": True}
+    assert await editor.command("diffill.server.rewrite", argument) == {"applied": True}
 
 
 async def test_the_encoding_is_negotiated(editor: Editor):
@@ -67,7 +67,7 @@ async def test_a_line_separator_inside_a_string_is_no_line_break(editor: Editor)
 async def test_crlf_file_keeps_its_line_endings(editor: Editor):
     uri = editor.open('# out: "x = 1\\n    return x"\r\ndef f():\r\n    pass\r\n')
     argument = editor.edit_argument(uri, editor.range(uri, "pass"))
-    assert await editor.command("diffill.fill", argument) == {"applied": True}
+    assert await editor.command("diffill.server.fill", argument) == {"applied": True}
     rng = types.Range(start=types.Position(2, 4), end=types.Position(2, 8))
     assert last_edits(editor) == [types.TextEdit(range=rng, new_text="x = 1\r\n    return x")]
     assert editor.texts[uri].endswith("def f():\r\n    x = 1\r\n    return x\r\n")

@@ -20,6 +20,8 @@ NEW = "total = a * b"
     scope="module",
 )
 async def client(lsp_client: LanguageClient):
+    """Unlike conftest's: started as Neovim declaring `experimental.diffillPreview`, with
+    fixed steps so the previews are known."""
     # The `preview` setting, the other way to ask, is tested in test_lsp_progress.py.
     await Editor(lsp_client).start("neovim", {"steps": 3}, preview=True)
     yield
@@ -30,7 +32,7 @@ async def test_preview_streams_each_step_then_the_result(editor: Editor):
     uri = editor.open(DOC)
     rng = editor.range(uri, "total = a + b")
     editor.previews.clear()
-    assert await editor.command("diffill.rewrite", editor.edit_argument(uri, rng)) == {
+    assert await editor.command("diffill.server.rewrite", editor.edit_argument(uri, rng)) == {
         "applied": True
     }
     where = editor.edit_argument(uri, rng)["range"]  # the statement, as the engine snapped it
@@ -54,7 +56,7 @@ async def test_preview_of_an_edit_that_fails_restores_the_span(editor: Editor):
     uri = editor.open('# out: "total = (a"\ndef f(a, b):\n    total = a + b\n')
     rng = editor.range(uri, "total = a + b")
     editor.previews.clear()
-    result = await editor.command("diffill.rewrite", editor.edit_argument(uri, rng))
+    result = await editor.command("diffill.server.rewrite", editor.edit_argument(uri, rng))
     assert result["applied"] is False and "syntax errors" in result["reason"]
     assert editor.previews[-1]["done"] is True
     assert editor.previews[-1]["text"] == "total = a + b"

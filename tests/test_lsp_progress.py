@@ -22,6 +22,8 @@ STEPS = 4  # the stand-in model reports as many steps as the `steps` setting ask
     scope="module",
 )
 async def client(lsp_client: LanguageClient):
+    """Unlike conftest's: started as VS Code with fixed steps, so the progress reports
+    are known."""
     await Editor(lsp_client).start("visual-studio-code", {"steps": STEPS})
     yield
     await lsp_client.shutdown_session()
@@ -48,7 +50,7 @@ async def test_progress_on_a_server_created_token(editor: Editor):
     uri = editor.open(DOC)
     before = set(editor.client.progress_reports)
     result = await editor.command(
-        "diffill.rewrite", editor.edit_argument(uri, editor.range(uri, "total = a + b"))
+        "diffill.server.rewrite", editor.edit_argument(uri, editor.range(uri, "total = a + b"))
     )
     assert result == {"applied": True}
     [token] = set(editor.client.progress_reports) - before
@@ -62,7 +64,9 @@ async def test_progress_on_the_clients_token(editor: Editor):
     editor.client.progress_reports["mine"] = []
     before = set(editor.client.progress_reports)
     argument = editor.edit_argument(uri, editor.range(uri, "total = a + b"))
-    assert await editor.command("diffill.rewrite", argument, token="mine") == {"applied": True}
+    assert await editor.command("diffill.server.rewrite", argument, token="mine") == {
+        "applied": True
+    }
     assert set(editor.client.progress_reports) == before  # no token created
     assert editor.client.progress_reports["mine"] == expected_reports(
         "diffill: rewrite", f"done in {STEPS} steps"
@@ -73,11 +77,11 @@ async def test_preview_only_when_asked_for(editor: Editor):
     # This client does not declare experimental.diffillPreview: the setting decides.
     uri = editor.open(DOC)
     argument = editor.edit_argument(uri, editor.range(uri, "total = a + b"))
-    assert await editor.command("diffill.rewrite", argument) == {"applied": True}
+    assert await editor.command("diffill.server.rewrite", argument) == {"applied": True}
     assert editor.previews == []
     editor.configure(preview=True)
     uri = editor.open(DOC)
     argument = editor.edit_argument(uri, editor.range(uri, "total = a + b"))
-    assert await editor.command("diffill.rewrite", argument) == {"applied": True}
+    assert await editor.command("diffill.server.rewrite", argument) == {"applied": True}
     assert [p["step"] for p in editor.previews] == [*range(1, STEPS + 1), STEPS]
     assert editor.previews[-1]["done"] and editor.previews[-1]["text"] == "total = a * b"

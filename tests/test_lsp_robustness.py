@@ -5,27 +5,16 @@ no grammar, and a stray print, which must not corrupt the protocol stream."""
 from __future__ import annotations
 
 import pytest
-import pytest_lsp
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
-from pytest_lsp import ClientServerConfig, LanguageClient
 
-from .lsp_harness import Editor, server_command, server_env
+from .lsp_harness import Editor
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
+EDITORS = ["visual-studio-code"]  # conftest's `client`, started as VS Code only
 
 INVALID_PARAMS = -32602
 DOC = '# out: "total = a * b"\ndef f(a, b):\n    total = a + b\n'
-
-
-@pytest_lsp.fixture(
-    config=ClientServerConfig(server_command=server_command(), server_env=server_env()),
-    scope="module",
-)
-async def client(lsp_client: LanguageClient):
-    await Editor(lsp_client).start("visual-studio-code")
-    yield
-    await lsp_client.shutdown_session()
 
 
 async def error_of(awaitable) -> JsonRpcException:
@@ -65,16 +54,16 @@ async def test_malformed_params_get_invalid_params_and_the_server_stays_up(edito
     ],
 )
 async def test_bad_command_arguments(editor: Editor, argument, says):
-    error = await error_of(editor.command("diffill.rewrite", argument))
+    error = await error_of(editor.command("diffill.server.rewrite", argument))
     assert error.code == INVALID_PARAMS and says in error.message
 
 
 async def test_bad_strength_and_argument_count(editor: Editor):
     uri = editor.open(DOC)
     argument = editor.edit_argument(uri, editor.range(uri, "total = a + b"), strength=2)
-    error = await error_of(editor.command("diffill.rewrite", argument))
+    error = await error_of(editor.command("diffill.server.rewrite", argument))
     assert error.code == INVALID_PARAMS and "strength" in error.message
-    two = types.ExecuteCommandParams(command="diffill.fix", arguments=[argument, argument])
+    two = types.ExecuteCommandParams(command="diffill.server.fix", arguments=[argument, argument])
     error = await error_of(editor.client.workspace_execute_command_async(two))
     assert error.code == INVALID_PARAMS and "one argument" in error.message
 
@@ -83,14 +72,16 @@ async def test_backwards_range(editor: Editor):
     uri = editor.open(DOC)
     rng = editor.range(uri, "total = a + b")
     backwards = types.Range(start=rng.end, end=rng.start)
-    error = await error_of(editor.command("diffill.rewrite", editor.edit_argument(uri, backwards)))
+    error = await error_of(
+        editor.command("diffill.server.rewrite", editor.edit_argument(uri, backwards))
+    )
     assert error.code == INVALID_PARAMS and "before it starts" in error.message
 
 
 async def test_unknown_document(editor: Editor):
     rng = types.Range(start=types.Position(0, 0), end=types.Position(0, 1))
     argument = editor.edit_argument("file:///never/opened.py", rng)
-    error = await error_of(editor.command("diffill.fill", argument))
+    error = await error_of(editor.command("diffill.server.fill", argument))
     assert error.code == INVALID_PARAMS and "unknown document" in error.message
     error = await error_of(editor.code_actions("file:///never/opened.py", rng))
     assert "unknown document" in error.message
@@ -110,7 +101,7 @@ async def test_code_action_data_that_is_not_ours(editor: Editor):
 async def test_a_language_without_a_grammar_is_refused_with_the_reason(editor: Editor):
     uri = editor.open("hello\n", name="notes.txt", language="plaintext")
     rng = editor.range(uri, "hello")
-    result = await editor.command("diffill.rewrite", editor.edit_argument(uri, rng))
+    result = await editor.command("diffill.server.rewrite", editor.edit_argument(uri, rng))
     assert result["applied"] is False and "unsupported language" in result["reason"]
     assert await editor.code_actions(uri, rng) == []
 
@@ -118,5 +109,5 @@ async def test_a_language_without_a_grammar_is_refused_with_the_reason(editor: E
 async def test_a_stray_print_does_not_corrupt_the_protocol(editor: Editor):
     uri = editor.open("# print\n" + DOC)
     argument = editor.edit_argument(uri, editor.range(uri, "total = a + b"))
-    assert await editor.command("diffill.rewrite", argument) == {"applied": True}
+    assert await editor.command("diffill.server.rewrite", argument) == {"applied": True}
     assert (await editor.counts())["calls"] >= 1

@@ -34,6 +34,8 @@ COMMAND = [sys.executable, "-m", "diffill.server.cli", "serve", "--model", MISSI
     scope="module",
 )
 async def client(lsp_client: LanguageClient):
+    """Unlike conftest's: the real `diffill serve` (the CLI, loading the model itself)
+    with a model folder that does not load and a log file."""
     await Editor(lsp_client).start("visual-studio-code", {"steps": 1})
     yield
     await lsp_client.shutdown_session()
@@ -53,7 +55,7 @@ async def test_a_model_that_does_not_load_is_reported(editor: Editor):
     assert len(errors) == 1 and errors[0].startswith("diffill: cannot load the model")
     uri = editor.open("x = 1\n")
     result = await editor.command(
-        "diffill.rewrite", editor.edit_argument(uri, editor.range(uri, "x = 1"))
+        "diffill.server.rewrite", editor.edit_argument(uri, editor.range(uri, "x = 1"))
     )
     assert result["applied"] is False and "cannot load the model" in result["reason"]
 
@@ -66,7 +68,7 @@ async def test_a_model_setting_loads_that_model(editor: Editor, tokenizer, tmp_p
     assert status == {"model": str(folder), "device": "cpu", "busy": False}
     uri = editor.open("x = 1\n")
     result = await editor.command(
-        "diffill.rewrite", editor.edit_argument(uri, editor.range(uri, "x = 1"))
+        "diffill.server.rewrite", editor.edit_argument(uri, editor.range(uri, "x = 1"))
     )
     assert "cannot load" not in result.get("reason", "")
     log = LOG.read_text()

@@ -10,7 +10,7 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 from diffill.model.sampler import PRESETS
-from diffill.server.protocol import Settings, parse_settings
+from diffill.server.lsp.settings import Settings, parse_settings
 
 from .lsp_harness import Editor, server_command, server_env
 
@@ -24,6 +24,8 @@ DOC = '# out: "total = a * b"\ndef f(a, b):\n    total = a + b\n'
     scope="module",
 )
 async def client(lsp_client: LanguageClient):
+    """Unlike conftest's: started with invalid initialization options and a
+    workspace/configuration answer, whose problems the tests read."""
     editor = Editor(lsp_client)
     lsp_client.set_configuration({"temperature": -1, "steps": 5}, section="diffill")
     await editor.start(
@@ -58,12 +60,12 @@ async def test_a_pushed_change_is_checked_and_applied(editor: Editor):
     editor.configure(maxSpanTokens=0)
     uri = editor.open(DOC)
     argument = editor.edit_argument(uri, editor.range(uri, "total = a + b"))
-    assert await editor.command("diffill.rewrite", argument) == {"applied": True}
+    assert await editor.command("diffill.server.rewrite", argument) == {"applied": True}
     assert warnings(editor) == [
         "diffill: diffill.maxSpanTokens: must be at least 1 (got 0); using the default 192"
     ]
     editor.configure(maxSpanTokens=2)  # valid: the engine now refuses this span
-    result = await editor.command("diffill.rewrite", argument)
+    result = await editor.command("diffill.server.rewrite", argument)
     assert result["applied"] is False and "at most 2" in result["reason"]
     editor.configure(maxSpanTokens=192)
 

@@ -9,9 +9,11 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from diffill.server import engine, protocol
 from diffill.server.document import Document, Encoding, Position
-from diffill.server.engine import EditRequest, Intent
+from diffill.server.editing import engine
+from diffill.server.editing.parsed import ParsedDocument
+from diffill.server.editing.request import EditRequest, EditResult, Intent
+from diffill.server.lsp import conversions, settings
 
 from .lsp_harness import Editor, server_command, server_env
 
@@ -27,22 +29,24 @@ SETTINGS = {"steps": 1, "maxContextTokens": 128}
     scope="module",
 )
 async def client(lsp_client: LanguageClient):
+    """Unlike conftest's: the tiny random network (not the scripted stand-in), with few
+    steps."""
     await Editor(lsp_client).start("visual-studio-code", SETTINGS)
     yield
     await lsp_client.shutdown_session()
 
 
-def in_process(infiller, request: EditRequest) -> engine.EditResult:
+def in_process(infiller, request: EditRequest) -> EditResult:
     doc = Document(DOC)
     lang = engine.language_of("a.py", None)
-    settings, _ = protocol.parse_settings(SETTINGS, protocol.Settings())
-    return engine.edit(doc, lang, request, infiller, settings.edit_options())
+    parsed, _ = settings.parse_settings(SETTINGS, settings.Settings())
+    return engine.edit(ParsedDocument.parse(doc, lang), request, infiller, parsed.edit_options())
 
 
 async def test_a_rewrite_through_the_server_equals_the_engine(editor: Editor, infiller):
     uri = editor.open(DOC)
     rng = editor.range(uri, "pi = 3.14159")
-    result = await editor.command("diffill.rewrite", editor.edit_argument(uri, rng))
+    result = await editor.command("diffill.server.rewrite", editor.edit_argument(uri, rng))
     start = DOC.index("pi = 3.14159")
     expected = in_process(infiller, EditRequest(Intent.REWRITE, start, start + 12))
     if expected.changed:
@@ -67,7 +71,7 @@ async def test_an_inline_completion_equals_the_engine(editor: Editor, infiller):
     )
     cursor = Document(DOC).offset_at(Position(at.line, at.character), Encoding.UTF16)
     expected = in_process(infiller, EditRequest(Intent.COMPLETE, cursor, cursor))
-    assert items == protocol.inline_items(Document(DOC), expected, cursor, Encoding.UTF16)
+    assert items == conversions.inline_items(Document(DOC), expected, cursor, Encoding.UTF16)
 
 
 async def test_status_names_the_model_and_reports_busy(editor: Editor):

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from diffill.server import refactor
+from diffill.server.files import iter_files
 from diffill.server.refactor import Mode, RefactorError, RefactorOptions
 
 from .scripted_model import ScriptedInfiller
@@ -121,7 +122,7 @@ def test_gitignore_is_respected_and_dirty_trees_refused(tmp_path, tokenizer):
     f = write(tmp_path / "kept.py", TODO_FILE)
     git("add", ".")
     git("commit", "-qm", "init")
-    files = [p.name for p in refactor.iter_files([tmp_path])]
+    files = [p.name for p in iter_files([tmp_path])]
     assert "x.py" not in files and "kept.py" in files
 
     f.write_text(TODO_FILE + "\n# uncommitted\n")

@@ -17,12 +17,10 @@ from diffill.server.syntax import (
     SyntaxIssue,
     UnsupportedLanguage,
     count_errors,
-    errors_in_range,
     fix_span,
     language_for_name,
     language_for_path,
     language_names,
-    node_at,
     parse,
     placeholder_at,
     placeholders,
@@ -166,30 +164,30 @@ def test_valid_and_broken_snippets(
     name: str, valid: str, broken: str, issue_text: str, kind: str
 ) -> None:
     lang = language_for_name(name)
-    assert syntax_issues(parse(valid.encode(), lang)) == []
-    assert count_errors(parse(valid.encode(), lang)) == 0
+    assert syntax_issues(parse(valid.encode(), lang), lang) == []
+    assert count_errors(parse(valid.encode(), lang), lang) == 0
     source = broken.encode()
-    issues = syntax_issues(parse(source, lang))
-    assert count_errors(parse(source, lang)) == len(issues) >= 1
+    issues = syntax_issues(parse(source, lang), lang)
+    assert count_errors(parse(source, lang), lang) == len(issues) >= 1
     assert (text(source, (issues[0].start, issues[0].end)), issues[0].kind) == (issue_text, kind)
 
 
 def test_missing_nodes_are_zero_width_and_say_what_is_missing() -> None:
     source = "s = '😀 中文'\ndef f(:\n    pass\n".encode()
-    [issue] = syntax_issues(parse(source, PY))
+    [issue] = syntax_issues(parse(source, PY), PY)
     assert issue == SyntaxIssue(at(source, ":"), at(source, ":"), "missing", 'missing ")"')
     # Offsets are bytes: the emoji and the CJK characters take 4 + 3 + 3 bytes.
     assert issue.start == len("s = '😀 中文'\ndef f(".encode()) != len("s = '😀 中文'\ndef f(")
 
     go = language_for_name("go")
     source = b"package main\nfunc main() {\n\tif x {\n\t\ty()\n}\n"
-    [issue] = syntax_issues(parse(source, go))
+    [issue] = syntax_issues(parse(source, go), go)
     assert (issue.kind, issue.message, issue.start == issue.end) == ("missing", 'missing "}"', True)
 
 
 def test_errors_after_non_ascii_text_have_byte_offsets() -> None:
     source = 'greeting = "héllo 😀 世界"\nprint((1)\n'.encode()
-    [issue] = syntax_issues(parse(source, PY))
+    [issue] = syntax_issues(parse(source, PY), PY)
     assert issue.kind == "error" and issue.message == "syntax error"
     assert text(source, (issue.start, issue.end)) == "print((1)"
     assert issue.start == at(source, "print")
@@ -208,21 +206,22 @@ def test_a_python_body_without_a_statement_is_an_issue(source: bytes) -> None:
     # tree-sitter's grammar accepts these; Python says "expected an indented block".
     with pytest.raises(SyntaxError):
         compile(source, "t.py", "exec")
-    [issue] = syntax_issues(parse(source, PY))
+    [issue] = syntax_issues(parse(source, PY), PY)
     assert (issue.kind, issue.message) == ("missing", "missing the body")
 
 
 def test_bodies_with_statements_and_other_languages_empty_blocks_are_fine() -> None:
     ok = b"class A:\n    # a note\n    def g(self):\n        return 1  # done\n"
     compile(ok, "t.py", "exec")
-    assert syntax_issues(parse(ok, PY)) == []
-    assert syntax_issues(parse(b"function f() {}\n", language_for_name("javascript"))) == []
-    assert syntax_issues(parse(b"fn main() {}\n", language_for_name("rust"))) == []
+    assert syntax_issues(parse(ok, PY), PY) == []
+    js, rust = language_for_name("javascript"), language_for_name("rust")
+    assert syntax_issues(parse(b"function f() {}\n", js), js) == []
+    assert syntax_issues(parse(b"fn main() {}\n", rust), rust) == []
 
 
 def test_issues_are_sorted_and_nothing_inside_an_error_is_listed_again() -> None:
     source = b"def f(:\n    pass\n\nx = (1 +\n\ny = [1, 2\n"
-    issues = syntax_issues(parse(source, PY))
+    issues = syntax_issues(parse(source, PY), PY)
     assert [i.start for i in issues] == sorted(i.start for i in issues)
     for outer in issues:
         for inner in issues:
@@ -234,45 +233,14 @@ def test_issues_are_sorted_and_nothing_inside_an_error_is_listed_again() -> None
                 )
 
 
-def test_errors_in_range() -> None:
+def test_an_error_inside_brackets_is_the_stray_operator() -> None:
     source = "ok = '✓'\nbroken = [1 +]\nfine = 2\n".encode()
     tree = parse(source, PY)
-    [issue] = syntax_issues(tree)
+    [issue] = syntax_issues(tree, PY)
     assert text(source, (issue.start, issue.end)) == "+"
-    assert errors_in_range(tree, 0, len(source)) == 1
-    assert errors_in_range(tree, 0, at(source, "broken")) == 0
-    assert errors_in_range(tree, at(source, "fine"), len(source)) == 0
-    assert errors_in_range(tree, at(source, "["), at(source, "]")) == 1
-    assert errors_in_range(tree, issue.start, issue.start) == 1
-    assert errors_in_range(tree, issue.end, issue.end + 5) == 0
-    assert errors_in_range(tree, issue.start - 1, issue.start) == 0
-
-
-def test_errors_in_range_counts_a_missing_node_at_either_edge() -> None:
-    source = b"x = 1\ndef f(:\n    pass\n"
-    tree = parse(source, PY)
-    [issue] = syntax_issues(tree)
-    pos = issue.start
-    assert errors_in_range(tree, pos, pos) == 1
-    assert errors_in_range(tree, pos, pos + 3) == 1
-    assert errors_in_range(tree, pos - 3, pos) == 1
-    assert errors_in_range(tree, 0, pos - 1) == 0
 
 
 # --- nodes and statements ------------------------------------------------------------------
-
-
-def test_node_at_is_the_smallest_named_node() -> None:
-    source = "label = '日本' + name\n".encode()
-    tree = parse(source, PY)
-    node = node_at(tree, at(source, "name"), at(source, "name") + 4)
-    assert (node.type, node.text) == ("identifier", b"name")
-    # Inside the string: the string's content, not the anonymous quote.
-    assert node_at(tree, at(source, "日"), at(source, "本")).type == "string_content"
-    # Across `+` the smallest covering named node is the whole expression.
-    assert node_at(tree, at(source, "'"), at(source, "name")).type == "binary_operator"
-    # A cursor is on the node it touches.
-    assert node_at(tree, at(source, "name"), at(source, "name")).text == b"name"
 
 
 PY_BODY = b"""import os
@@ -390,25 +358,25 @@ def test_snap_in_other_languages(
 def test_fix_span_is_the_smallest_enclosing_statement() -> None:
     source = "x = '中文'\n\ndef f():\n    y = 1\n    return (y +\n\nz = 2\n".encode()
     tree = parse(source, PY)
-    [issue] = syntax_issues(tree)
+    [issue] = syntax_issues(tree, PY)
     assert text(source, fix_span(tree, PY, issue)).startswith("def f():")
 
     source = b"def f():\n    if x:\n        g(1, 2\n    return 3\n"
     tree = parse(source, PY)
-    spans = {text(source, fix_span(tree, PY, i)) for i in syntax_issues(tree)}
+    spans = {text(source, fix_span(tree, PY, i)) for i in syntax_issues(tree, PY)}
     assert all(span.startswith(("if x:", "g(1")) for span in spans), spans
 
     java = language_for_name("java")
     source = b"class A { void f() { int x = 1 } }"
     tree = parse(source, java)
-    [issue] = syntax_issues(tree)
+    [issue] = syntax_issues(tree, java)
     assert text(source, fix_span(tree, java, issue)) == "int x = 1"
 
 
 def test_fix_span_of_a_top_level_error_is_its_whole_lines() -> None:
     source = "ok = '✓'\nx = 1; ) )\n\ny = 2\n".encode()
     tree = parse(source, PY)
-    [issue] = syntax_issues(tree)
+    [issue] = syntax_issues(tree, PY)
     assert text(source, (issue.start, issue.end)) == ") )"
     assert text(source, fix_span(tree, PY, issue)) == "x = 1; ) )"
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from diffill.server.protocol import SETTING_NAMES, Settings, parse_settings
+from diffill.server.lsp.settings import SETTING_NAMES, Settings, parse_settings
 
 from .lsp_harness import ROOT
 

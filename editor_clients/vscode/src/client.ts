@@ -4,8 +4,6 @@
 import * as vscode from "vscode";
 import {
   type ConfigurationParams,
-  type DynamicFeature,
-  ExecuteCommandRequest,
   type FeatureState,
   LanguageClient,
   type LanguageClientOptions,
@@ -23,22 +21,6 @@ import {
 import { type ExtensionSettings, serverSection } from "./settings";
 
 export const CLIENT_ID = "diffill"; // also the prefix of `diffill.trace.server`
-
-/**
- * The extension runs the server's edits itself (code action, then resolve, so a result can
- * be shown as a proposal first) and contributes its own commands `diffill.fill` and
- * `diffill.fix`. The client's ExecuteCommandFeature would register the server's commands of
- * the same names with VS Code, which fails on the duplicates, so it is left out.
- */
-class DiffillLanguageClient extends LanguageClient {
-  override registerFeature(feature: StaticFeature | DynamicFeature<unknown>): void {
-    const method = (feature as Partial<DynamicFeature<unknown>>).registrationType?.method;
-    if (method === ExecuteCommandRequest.method) {
-      return;
-    }
-    super.registerFeature(feature);
-  }
-}
 
 /** Asks for `diffill/preview` (an experimental client capability the server checks). */
 class PreviewCapability implements StaticFeature {
@@ -104,7 +86,7 @@ export function createClient(
       },
     },
   };
-  const client = new DiffillLanguageClient(CLIENT_ID, "diffill", serverOptions, clientOptions);
+  const client = new LanguageClient(CLIENT_ID, "diffill", serverOptions, clientOptions);
   client.registerFeature(new PreviewCapability(settings.livePreview));
   client.onNotification(STATUS_NOTIFICATION, (params: unknown) => {
     if (isStatusParams(params)) {

@@ -1,0 +1,5 @@
+"""The `diffill` command's exit codes (documented in the README): 0 nothing to do or
+everything applied; 1 changes pending under --check, or something failed (a file, the
+model); 2 usage error."""
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2

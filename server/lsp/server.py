@@ -1,0 +1,466 @@
+"""`DiffillServer`: the Language Server's state and the work behind its handlers (which
+`handlers.build_server` registers): documents, diagnostics, settings, the model, and one
+edit run on the model worker with progress, preview and cancellation.
+
+Threads: the event loop answers everything; the model runs on one worker thread
+(`ModelWorker`) fed by a bounded queue, so listing code actions, diagnostics and document
+sync never wait for a denoise. Cancellation is a `threading.Event` the sampler checks
+between steps, set by `$/cancelRequest`, by `window/workDoneProgress/cancel` or by newer
+work that supersedes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable, Hashable
+from importlib import metadata
+from typing import Any, Protocol
+
+from lsprotocol import types
+from pygls.capabilities import get_capability
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.lsp.server import LanguageServer
+
+from diffill.model import Backend
+
+from ..document import DocumentError, Encoding
+from ..editing import engine
+from ..editing.parsed import ParsedDocument
+from ..editing.request import EditFailure, EditRequest, EditResult, Intent, Status
+from ..editing.targets import target_span
+from .conversions import (
+    EditTarget,
+    diagnostic,
+    edit_target,
+    offsets_of,
+    status_params,
+    workspace_edit,
+)
+from .documents import Documents, OpenDocument
+from .progress import PreviewStream, WorkProgress
+from .pygls_protocol import DiffillProtocol
+from .settings import Settings, parse_settings
+from .worker import ModelWorker, Superseded
+
+log = logging.getLogger("diffill.lsp")
+
+STATUS = "diffill/status"
+
+
+class Loader(Protocol):
+    """How the server loads the model its settings name (`diffill.model.load` fits)."""
+
+    def __call__(self, folder: str | None, *, device: str) -> Backend: ...
+
+
+class RequestFailed(JsonRpcException):
+    """LSP's RequestFailed: the request was valid but could not be carried out."""
+
+    CODE = -32803
+    MESSAGE = "Request failed"
+
+
+def _version() -> str:
+    try:
+        return metadata.version("diffill")
+    except metadata.PackageNotFoundError:
+        return "0"
+
+
+class DiffillServer(LanguageServer):
+    """The server's state and the work behind its handlers (registered by `build_server`).
+
+    backend: the model to drive, as given (tests inject small ones; the `model` and
+        `device` settings are then ignored); None: `loader` loads the one the settings
+        name, on the worker thread, after `initialized` and whenever they change.
+    """
+
+    protocol: DiffillProtocol
+
+    def __init__(
+        self,
+        backend: Backend | None,
+        loader: Loader,
+        settings: Settings | None = None,
+        name: str = "diffill",
+    ) -> None:
+        super().__init__(
+            name,
+            _version(),
+            text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+            protocol_cls=DiffillProtocol,
+        )
+        self.backend = backend
+        self.loader: Loader | None = loader if backend is None else None
+        self.defaults = settings or Settings()  # what null and invalid values fall back to
+        self.settings = self.defaults
+        self.model_problem = ""  # why the model named by the settings did not load
+        self._model_wanted: tuple[str | None, str] | None = None  # last (folder, device) asked
+        self.documents = Documents()
+        self.encoding = Encoding.UTF16
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.busy = False
+        self.worker = ModelWorker(self._worker_busy)
+        self._diagnostic_timers: dict[str, asyncio.TimerHandle] = {}
+        self._with_diagnostics: set[str] = set()  # uris whose published list is non-empty
+        self.pending_problems: list[str] = []  # settings problems to show once initialized
+        self.pulls: set[asyncio.Future] = set()  # workspace/configuration requests in flight
+
+    # -- client capabilities -----------------------------------------------------------------
+
+    def client_has(self, path: str) -> bool:
+        return bool(get_capability(self.client_capabilities, path, False))
+
+    @property
+    def versioned_edits(self) -> bool:
+        return self.client_has("workspace.workspace_edit.document_changes")
+
+    @property
+    def resolvable_edits(self) -> bool:
+        props = get_capability(
+            self.client_capabilities, "text_document.code_action.resolve_support.properties", []
+        )
+        return "edit" in (props or [])
+
+    @property
+    def client_preview(self) -> bool:
+        experimental = self.client_capabilities.experimental
+        return isinstance(experimental, dict) and bool(experimental.get("diffillPreview"))
+
+    # -- messages ----------------------------------------------------------------------------
+
+    def show(self, kind: types.MessageType, message: str) -> None:
+        self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+
+    def send_status(self) -> None:
+        self.protocol.notify(STATUS, status_params(self.backend, self.busy, self.model_problem))
+
+    def call_on_loop(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run `fn` on the event loop, from any thread: pygls writes to the client from
+        there only."""
+        if self.loop is not None and not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(fn, *args)
+
+    def _worker_busy(self, busy: bool) -> None:
+        def flip() -> None:
+            self.busy = busy
+            self.send_status()
+
+        self.call_on_loop(flip)
+
+    # -- documents ---------------------------------------------------------------------------
+
+    def document(self, uri: str) -> OpenDocument:
+        od = self.documents.get(uri)
+        if od is None:
+            raise JsonRpcInvalidParams(
+                f"unknown document {uri}: it is not open (textDocument/didOpen comes first)"
+            )
+        return od
+
+    def change(self, params: types.DidChangeTextDocumentParams) -> OpenDocument:
+        od = self.document(params.text_document.uri)
+        return self.documents.change(od, params, self.encoding)
+
+    def close(self, uri: str) -> None:
+        self.documents.close(uri)
+        timer = self._diagnostic_timers.pop(uri, None)
+        if timer is not None:
+            timer.cancel()
+        if uri in self._with_diagnostics:
+            self._with_diagnostics.discard(uri)
+            self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri, []))
+
+    def offsets(self, od: OpenDocument, rng: types.Range) -> tuple[int, int]:
+        try:
+            return offsets_of(od.doc, rng, self.encoding)
+        except DocumentError as err:
+            raise JsonRpcInvalidParams(f"bad range: {err}") from None
+
+    # -- diagnostics -------------------------------------------------------------------------
+
+    def schedule_diagnostics(self, uri: str, delay_ms: int) -> None:
+        """Publish after `delay_ms` without further changes (per document); at once when
+        the delay is 0."""
+        timer = self._diagnostic_timers.pop(uri, None)
+        if timer is not None:
+            timer.cancel()
+        if delay_ms <= 0 or self.loop is None:
+            self.publish_diagnostics(uri)
+            return
+        self._diagnostic_timers[uri] = self.loop.call_later(
+            delay_ms / 1000, self.publish_diagnostics, uri
+        )
+
+    def publish_diagnostics(self, uri: str) -> None:
+        """Publish the syntax errors of the current version (an empty list clears them),
+        and parse it now, while the user pauses, so code actions list from that parse."""
+        self._diagnostic_timers.pop(uri, None)
+        od = self.documents.get(uri)
+        if od is None:
+            return
+        parsed = self.documents.parsed(od) if self.settings.diagnostics else None
+        issues = parsed.issues if parsed is not None else []
+        if not issues and uri not in self._with_diagnostics:
+            return  # nothing to say, nothing to clear
+        diagnostics = [diagnostic(od.doc, i, self.encoding) for i in issues]
+        if diagnostics:
+            self._with_diagnostics.add(uri)
+        else:
+            self._with_diagnostics.discard(uri)
+        self.text_document_publish_diagnostics(
+            types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics, version=od.version)
+        )
+
+    # -- settings and the model --------------------------------------------------------------
+
+    def apply_settings(self, section: object) -> None:
+        """Merge a `diffill` settings object; report problems; act on what changed."""
+        new, problems = parse_settings(section, self.settings, self.defaults)
+        for problem in problems:
+            self.show(types.MessageType.Warning, f"diffill: {problem}")
+        old, self.settings = self.settings, new
+        if (new.model, new.device) != (old.model, old.device):
+            self.load_model()
+        if (new.diagnostics, new.diagnostics_delay_ms) != (
+            old.diagnostics,
+            old.diagnostics_delay_ms,
+        ):
+            for uri in self.documents.uris():
+                self.schedule_diagnostics(uri, 0)
+
+    async def pull_settings(self) -> None:
+        if not self.client_has("workspace.configuration"):
+            return
+        try:
+            answer = await self.workspace_configuration_async(
+                types.ConfigurationParams(items=[types.ConfigurationItem(section="diffill")])
+            )
+        except Exception as err:
+            log.warning("workspace/configuration failed: %s", err)
+            return
+        if answer and answer[0] is not None:
+            self.apply_settings(answer[0])
+
+    def load_model(self) -> None:
+        """(Re)load the model named by the settings, on the worker, after queued work."""
+        if self.loader is None:
+            if self.settings.model is not None:
+                log.info("the model was given when the server was built; diffill.model is ignored")
+            return
+        loader, folder, device = self.loader, self.settings.model, self.settings.device
+        if self._model_wanted == (folder, device):
+            return  # loaded, or its load is queued already
+        self._model_wanted = wanted = (folder, device)
+
+        def run() -> None:
+            if self._model_wanted != wanted:
+                return  # the settings changed again: a newer load is queued
+            try:
+                backend = loader(folder, device=device)
+            except Exception as err:  # a folder that does not load keeps the old model
+                where = folder or "the shipped model"
+                problem = f"cannot load the model ({where}, device {device}): {err}"
+                log.error("%s", problem)
+                self.call_on_loop(self._model_failed, problem)
+                return
+            self.backend = backend
+            self.model_problem = ""
+            log.info("model %s loaded on %s", backend.facts.name, backend.facts.device)
+            self.call_on_loop(self.send_status)
+
+        self.worker.submit(run, cancel=threading.Event(), droppable=False)
+
+    def _model_failed(self, problem: str) -> None:
+        self.model_problem = problem
+        self.show(types.MessageType.Error, f"diffill: {problem}")
+        self.send_status()
+
+    # -- running the engine ------------------------------------------------------------------
+
+    def edit_target(self, value: object, what: str) -> EditTarget:
+        """A command's argument or a code action's data; InvalidParams saying what is wrong."""
+        try:
+            return edit_target(value, what)
+        except ValueError as err:
+            raise JsonRpcInvalidParams(str(err)) from None
+
+    async def edit(
+        self,
+        target: EditTarget,
+        intent: Intent,
+        *,
+        title: str,
+        token: types.ProgressToken | None,
+    ) -> tuple[OpenDocument, EditResult]:
+        """Run `intent` on the target's document and range, with progress (on the client's
+        token, or one the server creates) and preview; what `codeAction/resolve` and the
+        commands share."""
+        od = self.document(target.uri)
+        start, end = self.offsets(od, target.range)
+        request = EditRequest(intent, start, end, target.strength)
+        result = await self.compute(
+            od, request, title=title, token=token, create_progress=True, key=(request, od.uri)
+        )
+        return od, result
+
+    async def compute(
+        self,
+        od: OpenDocument,
+        request: EditRequest,
+        *,
+        title: str,
+        token: types.ProgressToken | None,
+        create_progress: bool,
+        key: Hashable,
+        supersede_running: bool = False,
+    ) -> EditResult:
+        """Run one edit on the worker with progress, preview and cancellation; queued work
+        with the same `key` is superseded (and running work too, with `supersede_running`).
+
+        The engine gets this version's parse (made now if the listing or the diagnostics
+        have not made it yet): the document is not parsed again on the worker.
+
+        A `$/cancelRequest` cancels the awaiting task: the event stops the model within a
+        step and the CancelledError goes on to pygls, which answers RequestCancelled.
+        """
+        parsed = self.documents.parsed(od)
+        if parsed is None:
+            return EditResult(Status.UNSUPPORTED, od.unsupported, request.start, request.end)
+        msg_id = self.protocol.msg_id
+        cancellations = self.protocol.cancellations
+        cancel = cancellations.for_request(msg_id)
+        progress = preview = None
+        result: EditResult | None = None
+        try:
+            progress = await WorkProgress.begin(
+                self.work_done_progress,
+                cancellations,
+                token,
+                title,
+                cancel,
+                steps=self.settings.steps,
+                create=create_progress and self.client_has("window.work_done_progress"),
+            )
+            if self.client_preview or self.settings.preview:
+                preview = PreviewStream(
+                    self.protocol.notify, od, self.encoding, self.settings.steps
+                )
+            job = self.worker.submit(
+                # Its own copy of the tree: tree-sitter trees are not shared across threads.
+                self._edit_job(parsed.copy(), request, cancel, progress, preview),
+                cancel=cancel,
+                key=key,
+                supersede_running=supersede_running,
+            )
+            outcome: EditResult
+            try:
+                outcome = await asyncio.wrap_future(job.future)
+            except Superseded as why:
+                outcome = EditResult(Status.CANCELLED, str(why), request.start, request.end)
+            except asyncio.CancelledError:
+                cancel.set()
+                raise
+            except Exception as err:  # isolate a failure to its request
+                log.exception("the edit failed")
+                outcome = EditResult(
+                    Status.ERROR, f"internal error: {err}", request.start, request.end
+                )
+            if cancel.is_set() and outcome.status is not Status.CANCELLED:
+                # Cancelled after the model finished: the client no longer wants the result.
+                outcome = EditResult(Status.CANCELLED, "cancelled", request.start, request.end)
+            result = outcome  # what `finally` reports
+            # Completions come with every keystroke: their outcome goes to the log file only.
+            level = logging.DEBUG if supersede_running else logging.INFO
+            log.log(level, "%s %s: %s", request.intent.value, od.uri, _summary(outcome))
+            return outcome
+        finally:
+            if progress is not None:
+                progress.end(_summary(result))
+            if preview is not None:
+                preview.done(result)
+            cancellations.release(msg_id)
+
+    def _edit_job(
+        self,
+        parsed: ParsedDocument,
+        request: EditRequest,
+        cancel: threading.Event,
+        progress: WorkProgress | None,
+        preview: PreviewStream | None,
+    ) -> Callable[[], EditResult]:
+        options = self.settings.edit_options()
+
+        def on_step(text: str, step: Any) -> None:
+            self.call_on_loop(_stepped, progress, preview, text, step.index, step.masked)
+
+        def run() -> EditResult:  # on the worker thread
+            backend = self.backend
+            if backend is None:
+                why = self.model_problem or "the model is still loading"
+                return EditResult(Status.ERROR, why, request.start, request.end)
+            try:
+                span = target_span(parsed, request, options.snap)
+                if preview is not None:
+                    self.call_on_loop(preview.begin, *span)
+                prepared = engine.prepare(parsed, request, backend, options, span)
+            except EditFailure as failed:
+                return failed.result
+            watch = on_step if progress is not None or preview is not None else None
+            return engine.edit_prepared(prepared, backend, options, watch, cancel)
+
+        return run
+
+    async def apply(self, od: OpenDocument, result: EditResult, label: str) -> dict[str, Any]:
+        """Send a changed result to the client with workspace/applyEdit, unless the document
+        moved on meanwhile; the command's `{applied, reason?}` summary."""
+        if not result.changed:
+            return refused(result.reason or result.status.value)
+        now = self.documents.get(od.uri)
+        if now is None:
+            return refused("document closed")
+        if now is not od:  # every change replaces the OpenDocument
+            return refused("document changed")
+        if not self.client_has("workspace.apply_edit"):
+            return refused("the client cannot apply edits (no workspace.applyEdit)")
+        edit = workspace_edit(
+            od.uri, od.version, od.doc, result.edits, self.encoding, versioned=self.versioned_edits
+        )
+        try:
+            answer = await self.workspace_apply_edit_async(
+                types.ApplyWorkspaceEditParams(edit=edit, label=label)
+            )
+        except Exception as err:
+            return refused(f"the client did not apply the edit: {err}")
+        if answer.applied:
+            return {"applied": True}
+        return refused(answer.failure_reason or "the client did not apply the edit")
+
+    def shutdown(self) -> None:
+        self.worker.cancel_all()
+        super().shutdown()
+
+
+def _stepped(
+    progress: WorkProgress | None, preview: PreviewStream | None, text: str, index: int, masked: int
+) -> None:
+    if progress is not None:
+        progress.step(index, masked)
+    if preview is not None:
+        preview.step(text, index)
+
+
+def _summary(result: EditResult | None) -> str:
+    if result is None:
+        return "cancelled"
+    if result.changed:
+        return f"done in {result.steps} steps"
+    status, reason = result.status.value, result.reason
+    return f"{status}: {reason}" if reason and reason != status else status
+
+
+def refused(reason: str) -> dict[str, Any]:
+    """A command's answer when nothing was applied."""
+    return {"applied": False, "reason": reason}

@@ -1,0 +1,148 @@
+"""The typed `diffill` settings section, parsed from the JSON a client sends: an invalid
+value is reported and the default kept, an unknown key ignored, never a crash."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from diffill.model.sampler import PRESETS
+
+from ..editing.request import EditOptions, sampler_options
+from .conversions import number
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The `diffill` settings section. Field names are the JSON keys in snake_case."""
+
+    model: str | None = None  # model folder; None: the shipped one
+    device: str = "cpu"  # cpu, cuda[:N] or auto
+    # Speed against care: quality, balanced or fast (sampler settings; see the README).
+    preset: str = "balanced"
+    steps: int | None = None  # fixed denoising steps; None: the confidence threshold decides
+    # Commit every position above this confidence (when steps is None); None: the preset's.
+    threshold: float | None = None
+    temperature: float = 0.0  # 0 is greedy, hence deterministic
+    max_span_tokens: int = 192
+    max_context_tokens: int = 1024
+    diagnostics: bool = True
+    diagnostics_delay_ms: int = 300  # quiet time after the last change before re-parsing
+    inline_completion: bool = True
+    preview: bool = False  # send diffill/preview even when the client did not ask for it
+
+    def edit_options(self) -> EditOptions:
+        sampler = sampler_options(
+            self.preset, temperature=self.temperature, threshold=self.threshold, steps=self.steps
+        )
+        return EditOptions(
+            max_context_tokens=self.max_context_tokens,
+            max_span_tokens=self.max_span_tokens,
+            sampler=sampler,
+        )
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+SETTING_NAMES: dict[str, str] = {_camel(f.name): f.name for f in fields(Settings)}
+
+
+def _check_setting(name: str, value: Any) -> Any:
+    """The value if it is valid for `name`; ValueError with the reason otherwise."""
+    if name in ("diagnostics", "inline_completion", "preview"):
+        if not isinstance(value, bool):
+            raise ValueError("must be true or false")
+        return value
+    if name == "model":
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError("must be a folder path or null")
+        return value
+    if name == "device":
+        base, _, index = value.partition(":") if isinstance(value, str) else ("", "", "")
+        if base not in ("cpu", "cuda", "auto") or (
+            index and (base != "cuda" or not index.isdigit())
+        ):
+            raise ValueError("must be cpu, cuda, cuda:N, auto or null")
+        return value
+    if name in ("steps", "max_span_tokens", "max_context_tokens", "diagnostics_delay_ms"):
+        if value is None and name == "steps":
+            return None
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # JSON has one number type; 16.0 is 16
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValueError("must be an integer")
+        low = 0 if name == "diagnostics_delay_ms" else 1
+        if value < low:
+            raise ValueError(f"must be at least {low}")
+        return value
+    if name == "threshold":
+        if value is None:
+            return None
+        if not number(value) or not 0 < value <= 1:
+            raise ValueError("must be a number in (0, 1], or null for the preset's")
+        return float(value)
+    if name == "preset":
+        if value not in PRESETS:
+            raise ValueError(f"must be one of {', '.join(PRESETS)}")
+        return value
+    if name == "temperature":
+        if not number(value) or not 0 <= value < math.inf:
+            raise ValueError("must be a number >= 0")
+        return float(value)
+    raise AssertionError(name)
+
+
+# Settings where null means "as the server was started" (`diffill serve --model/--device`):
+# editors send every declared setting, null included, and must not override the command line.
+_NULL_IS_DEFAULT = frozenset({"model", "device"})
+
+
+def parse_settings(
+    raw: object, current: Settings, defaults: Settings | None = None
+) -> tuple[Settings, list[str]]:
+    """Apply the keys present in a `diffill` settings object over `current`.
+
+    Returns the new settings and one message per problem: an invalid value takes the value
+    in `defaults` (the server's starting settings; never a crash, never a half-valid
+    state), an unknown key is ignored.
+    """
+    if raw is None:
+        return current, []
+    if not isinstance(raw, Mapping):
+        return current, [f"the diffill settings must be an object, not {type(raw).__name__}"]
+    defaults = defaults or Settings()
+    changes: dict[str, Any] = {}
+    problems: list[str] = []
+    for key, value in raw.items():
+        name = SETTING_NAMES.get(key)
+        if name is None:
+            problems.append(f"diffill.{key}: unknown setting, ignored")
+            continue
+        if value is None and name in _NULL_IS_DEFAULT:
+            changes[name] = getattr(defaults, name)
+            continue
+        try:
+            changes[name] = _check_setting(name, value)
+        except ValueError as err:
+            default = getattr(defaults, name)
+            problems.append(
+                f"diffill.{key}: {err} (got {json.dumps(value)}); "
+                f"using the default {json.dumps(default)}"
+            )
+            changes[name] = default
+    return replace(current, **changes), problems
+
+
+def settings_section(raw: object, *, bare: bool) -> object:
+    """The `diffill` section of what a client sent (`{"diffill": {...}}`), or None. With
+    `bare`, an object without that key is the section itself: initializationOptions belong
+    to this server alone and are often given that way."""
+    if isinstance(raw, Mapping) and "diffill" in raw:
+        return raw["diffill"]
+    return raw if bare else None
