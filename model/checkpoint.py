@@ -21,6 +21,8 @@ FORMAT_VERSION = 1
 MODEL_TYPE = "diffill-mdlm"
 # The autoregressive peer (see `autoregressive`): same network, causal mask.
 AR_MODEL_TYPE = "diffill-fim-ar"
+# The block-diffusion model (v2, see `blockdiff`): causal FIM context, middle in blocks.
+BLOCK_MODEL_TYPE = "diffill-block"
 WEIGHTS = "model.safetensors"
 WEIGHTS_INDEX = "model.safetensors.index.json"
 # Every shipped file stays under the repository's 16 MiB limit.
@@ -38,6 +40,8 @@ class Checkpoint:
     folder: Path
     # Free-form facts recorded at save time (training tokens, held-out loss, ...).
     info: dict = field(default_factory=dict)
+    # The block model's layout: fim_order, block_size, context_tokens.
+    layout: dict = field(default_factory=dict)
 
 
 def save(
@@ -47,17 +51,27 @@ def save(
     info: dict | None = None,
     dtype: torch.dtype = torch.bfloat16,
     shard_bytes: int = DEFAULT_SHARD_BYTES,
+    layout: dict | None = None,
 ) -> Path:
-    """Write `model` as a checkpoint folder, sharding weights above `shard_bytes`."""
+    """Write `model` as a checkpoint folder, sharding weights above `shard_bytes`.
+
+    layout: given for the block-diffusion model (its model type is then BLOCK_MODEL_TYPE).
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    if layout is not None:
+        model_type = BLOCK_MODEL_TYPE
+    else:
+        model_type = AR_MODEL_TYPE if model.cfg.causal else MODEL_TYPE
     config = {
         "format_version": FORMAT_VERSION,
-        "model_type": AR_MODEL_TYPE if model.cfg.causal else MODEL_TYPE,
+        "model_type": model_type,
         "model": model.cfg.to_dict(),
         "dtype": str(dtype).removeprefix("torch."),
         "info": info or {},
     }
+    if layout is not None:
+        config["layout"] = layout
     state = {k: v.detach().to("cpu", dtype).contiguous() for k, v in model.state_dict().items()}
     shards: list[dict[str, torch.Tensor]] = [{}]
     size = 0
@@ -105,6 +119,12 @@ def read_config(folder: Path) -> dict:
     if not (folder / "config.json").is_file():
         raise CheckpointError(f"model folder {folder} has no config.json")
     return read_json(folder / "config.json")
+
+
+def read_state(folder: Path) -> dict[str, torch.Tensor]:
+    """The weights of a diffill model folder by name, unchecked (for warm starts)."""
+    read_config(folder)
+    return _read_weights(folder)
 
 
 def _read_weights(folder: Path) -> dict[str, torch.Tensor]:
@@ -186,4 +206,7 @@ def load(
     model.to(device).eval()
     if dtype is not None:
         model.to(resolve_dtype(dtype, device))
-    return Checkpoint(model, tokenizer, folder, config.get("info", {}))
+    layout = config.get("layout", {})
+    if model_type == BLOCK_MODEL_TYPE and not isinstance(layout, dict):
+        raise CheckpointError(f"{folder / 'config.json'}: layout must be an object")
+    return Checkpoint(model, tokenizer, folder, config.get("info", {}), layout)

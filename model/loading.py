@@ -5,6 +5,7 @@ backend reads it, so no caller chooses one:
 |---|---|
 | diffill's (`format_version`), model_type `diffill-mdlm` | `backends.mdlm.Infiller` |
 | diffill's, model_type `diffill-fim-ar` | `backends.autoregressive.ARInfiller` |
+| diffill's, model_type `diffill-block` | `backends.blockdiff.BlockInfiller` |
 | a Hugging Face config (`model_type` / `architectures`) | `backends.open_checkpoints.HFInfiller` |
 """
 
@@ -16,6 +17,7 @@ from . import checkpoint
 from .backend import Backend
 from .backends import open_checkpoints
 from .backends.autoregressive import ARInfiller
+from .backends.blockdiff import BlockInfiller
 from .backends.mdlm import Infiller
 
 DEFAULT_MODEL = Path(__file__).parent / "weights" / "default"
@@ -42,9 +44,32 @@ def load(
         return open_checkpoints.load(
             path, device=device, dtype=dtype, max_context_tokens=max_context_tokens, name=name
         )
-    # diffill's own folder: the peer's, or the masked-diffusion model's (whose loading
-    # names a folder of any other model_type).
-    peer = checkpoint.read_config(path).get("model_type") == checkpoint.AR_MODEL_TYPE
+    # diffill's own folder: the block model's, the peer's, or the masked-diffusion
+    # model's (whose loading names a folder of any other model_type).
+    model_type = checkpoint.read_config(path).get("model_type")
+    if model_type == checkpoint.BLOCK_MODEL_TYPE:
+        ckpt = checkpoint.load(path, device, checkpoint.BLOCK_MODEL_TYPE, dtype)
+        layout = ckpt.layout
+        try:
+            block_size = int(layout["block_size"])
+            fim_order = str(layout["fim_order"])
+            trained = int(layout.get("context_tokens", 1024))
+        except (KeyError, TypeError, ValueError) as err:
+            raise checkpoint.CheckpointError(
+                f"{path / 'config.json'}: the block model's layout lacks {err}"
+            ) from None
+        return BlockInfiller(
+            ckpt.model,
+            ckpt.tokenizer,
+            name,
+            block_size=block_size,
+            fim_order=fim_order,
+            max_context_tokens=max_context_tokens,
+            trained_context_tokens=trained,
+            folder=path,
+            training=ckpt.info,
+        )
+    peer = model_type == checkpoint.AR_MODEL_TYPE
     model_type = checkpoint.AR_MODEL_TYPE if peer else checkpoint.MODEL_TYPE
     ckpt = checkpoint.load(path, device, model_type, dtype)
     backend = ARInfiller if peer else Infiller

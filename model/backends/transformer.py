@@ -39,6 +39,8 @@ class ModelConfig:
     # True makes it a left-to-right language model: the same network with a causal mask,
     # used as the autoregressive peer that diffusion decoding is measured against.
     causal: bool = False
+    # False for the block-diffusion model, whose middle ends with an end token instead.
+    length_head: bool = True
 
     def __post_init__(self) -> None:
         assert self.dim % self.n_heads == 0, "dim must split evenly into heads"
@@ -120,21 +122,30 @@ class Attention(nn.Module):
         x: torch.Tensor,  # (B, T, C)
         rope: torch.Tensor,  # (B, 1, T, D/2) complex, from `rotary_table`
         mask: torch.Tensor | None,  # (B, 1, T, S) bool, True = may attend
-        past: tuple[torch.Tensor, torch.Tensor] | None,  # keys, values (B|1, H, S-T, D)
+        past: tuple[torch.Tensor, torch.Tensor] | LayerSlot | None,
+        causal: bool = False,
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """past: keys and values (B|1, H, S-T, D) to attend to before x's own, or a slot of
+        a preallocated `KVBuffer`: x's keys and values are written at `slot.at` and x
+        attends to the buffer up to its own end, with no copy of the cache."""
         B, T, C = x.shape
         H, D = self.cfg.n_heads, self.cfg.head_dim
         q, k, v = self.qkv(x).view(B, T, 3, H, D).permute(2, 0, 3, 1, 4)  # each (B, H, T, D)
         q = rotary(q, rope)
         k = rotary(k, rope)
         new_kv = (k, v)
-        if past is not None:
+        if isinstance(past, LayerSlot):
+            end = past.at + T
+            past.k[:, :, past.at : end] = k
+            past.v[:, :, past.at : end] = v
+            k, v = past.k[:, :, :end], past.v[:, :, :end]
+        elif past is not None:
             pk, pv = past
             k = torch.cat((pk.to(k.dtype).expand(B, -1, -1, -1), k), dim=2)
             v = torch.cat((pv.to(v.dtype).expand(B, -1, -1, -1), v), dim=2)
         # A causal model's prompt is one piece (no cache yet); later calls add one token at a
         # time, which may see every key.
-        causal = self.cfg.causal and mask is None and past is None and T > 1
+        causal = (causal or self.cfg.causal) and mask is None and past is None and T > 1
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
         return self.out(y.transpose(1, 2).reshape(B, T, C)), new_kv
 
@@ -158,14 +169,42 @@ class Block(nn.Module):
         self.mlp_norm = RMSNorm(cfg.dim, cfg.norm_eps)
         self.mlp = SwiGLU(cfg)
 
-    def forward(self, x, rope, mask, past):
-        a, kv = self.attn(self.attn_norm(x), rope, mask, past)
+    def forward(self, x, rope, mask, past, causal=False):
+        a, kv = self.attn(self.attn_norm(x), rope, mask, past, causal)
         x = x + a
         x = x + self.mlp(self.mlp_norm(x))
         return x, kv
 
 
 KVCache = list[tuple[torch.Tensor, torch.Tensor]]
+
+
+@dataclass
+class LayerSlot:
+    """Where one layer's keys and values go in a `KVBuffer`."""
+
+    k: torch.Tensor  # (B, H, capacity, D)
+    v: torch.Tensor
+    at: int
+
+
+class KVBuffer:
+    """Preallocated keys and values of every layer, (B, H, capacity, D) each.
+
+    A caller keeps track of which slots hold what; `hidden(..., past=buffer, write_at=n)`
+    writes the new tokens' keys and values at slots n.. and attends to slots 0..n+T.
+    """
+
+    def __init__(
+        self, cfg: ModelConfig, batch: int, capacity: int, dtype: torch.dtype, device
+    ) -> None:
+        shape = (batch, cfg.n_heads, capacity, cfg.head_dim)
+        self.capacity = capacity
+        self.k = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(cfg.n_layers)]
+        self.v = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(cfg.n_layers)]
+
+    def slots(self, at: int) -> list[LayerSlot]:
+        return [LayerSlot(k, v, at) for k, v in zip(self.k, self.v)]
 
 
 class DiffusionLM(nn.Module):
@@ -178,7 +217,9 @@ class DiffusionLM(nn.Module):
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
         self.norm = RMSNorm(cfg.dim, cfg.norm_eps)
         # Reads the hidden state of a <len> probe: logits over span lengths.
-        self.length_head = nn.Linear(cfg.dim, cfg.span_positions, bias=True)
+        self.length_head = (
+            nn.Linear(cfg.dim, cfg.span_positions, bias=True) if cfg.length_head else None
+        )
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -203,14 +244,26 @@ class DiffusionLM(nn.Module):
         tokens: torch.Tensor,  # (B, T) long
         positions: torch.Tensor,  # (B, T) long
         mask: torch.Tensor | None = None,  # (B, 1, T, S) bool
-        past: KVCache | None = None,
+        past: KVCache | KVBuffer | None = None,
+        write_at: int = 0,
+        causal: bool = False,
     ) -> tuple[torch.Tensor, KVCache]:
-        """Final normalised hidden states (B, T, C) and this call's keys/values per layer."""
+        """Final normalised hidden states (B, T, C) and this call's keys/values per layer.
+
+        past: earlier keys/values to attend to (see `Attention.forward`); with a
+            `KVBuffer`, this call's keys/values are written at slots `write_at`...
+        causal: attend causally (only without mask and past: the causal kernel).
+        """
         x = self.embed(tokens)
         rope = rotary_table(positions, self.cfg.head_dim, self.cfg.rope_theta)
         kvs: KVCache = []
-        for i, block in enumerate(self.blocks):
-            x, kv = block(x, rope, mask, None if past is None else past[i])
+        layer_past: list = (
+            past.slots(write_at)
+            if isinstance(past, KVBuffer)
+            else past or [None] * len(self.blocks)
+        )
+        for block, lp in zip(self.blocks, layer_past):
+            x, kv = block(x, rope, mask, lp, causal)
             kvs.append(kv)
         return self.norm(x), kvs
 
@@ -218,6 +271,8 @@ class DiffusionLM(nn.Module):
         return F.linear(h, self.embed.weight)  # tied embeddings, (…, V)
 
     def length_logits(self, h: torch.Tensor) -> torch.Tensor:
+        if self.length_head is None:
+            raise ValueError("this model has no length head")
         return self.length_head(h)  # (…, span_positions)
 
     def forward(self, tokens, positions, mask=None, past=None) -> torch.Tensor:

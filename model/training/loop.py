@@ -29,13 +29,14 @@ from .. import checkpoint
 from ..backends.transformer import DiffusionLM, config_for_size
 from ..hardware import describe, fast_bf16, resolve_device
 from ..tokenizer import CodeTokenizer
+from . import blockdiff as bdo
 from .corpus import HELDOUT, TRAIN, Corpus, build, is_corpus
 from .fim import ARBatch, causal_loss, fim_example
 from .fim import collate as ar_collate
 from .objective import Batch, collate, diffusion_loss, plain_example, span_example
 from .spans import SourceFile, sample_spans
 
-OBJECTIVES = ("diffusion", "fim-ar")
+OBJECTIVES = ("diffusion", "fim-ar", *bdo.OBJECTIVES)
 
 CHARS_PER_TOKEN = 3.4  # measured on Python source with the shipped tokenizer
 
@@ -47,6 +48,9 @@ class TrainOptions:
     size: str = "small"
     minutes: float | None = None
     steps: int | None = None
+    # Budget in tokens computed on (padding and noisy copies included): equal training
+    # compute across objectives whose steps differ in size.
+    tokens: int | None = None
     device: str = "auto"
     batch_size: int = 16
     seq_tokens: int = 512
@@ -61,10 +65,16 @@ class TrainOptions:
     objective: str = "diffusion"  # or "fim-ar": the autoregressive peer
     workers: int = 0  # DataLoader processes building batches (0: in the training process)
     corpus_dir: str | None = None  # where the built corpus goes (default: OUT/corpus)
+    # The block-diffusion model (objectives block-*): see `blockdiff_objective`.
+    block_size: int = 32
+    fim_order: str = "spm"
+    extra_block_share: float = 0.15
+    # Start from these weights (a diffill model folder of the same size); a new run only.
+    init: str | None = None
 
     def __post_init__(self) -> None:
-        if (self.minutes is None) == (self.steps is None):
-            raise ValueError("give exactly one of --minutes or --steps")
+        if sum(x is not None for x in (self.minutes, self.steps, self.tokens)) != 1:
+            raise ValueError("give exactly one of --minutes, --steps or --tokens")
         if not self.corpus:
             raise ValueError("give at least one --corpus folder")
         if self.batch_size < 1 or self.seq_tokens < 64:
@@ -73,6 +83,14 @@ class TrainOptions:
             raise ValueError(f"objective must be one of {OBJECTIVES}, not {self.objective!r}")
         if self.workers < 0:
             raise ValueError("workers must be >= 0")
+        if self.block_size < 1:
+            raise ValueError("block size must be >= 1")
+        if self.fim_order not in ("spm", "psm"):
+            raise ValueError(f"FIM order must be spm or psm, not {self.fim_order!r}")
+
+    @property
+    def block_model(self) -> bool:
+        return self.objective in bdo.OBJECTIVES
 
 
 class ExampleStream:
@@ -93,6 +111,9 @@ class ExampleStream:
         seed: int,
         plain_share: float = 0.2,
         objective: str = "diffusion",
+        block_size: int = 32,
+        fim_order: str = "spm",
+        extra_block_share: float = 0.15,
     ) -> None:
         self.index = corpus.split(split)
         if not len(self.index):
@@ -105,6 +126,9 @@ class ExampleStream:
         self.seq_tokens = seq_tokens
         self.plain_share = plain_share
         self.objective = objective
+        self.block_size = block_size
+        self.fim_order = fim_order
+        self.extra_block_share = extra_block_share
         self.rng = random.Random(seed)
         rows = corpus.files[self.index]
         self.cum = np.cumsum(rows[:, 1] - rows[:, 0])
@@ -126,6 +150,15 @@ class ExampleStream:
             ids = toks[start : start + self.seq_tokens].tolist()
             if self.objective == "fim-ar":
                 return ids
+            if self.objective in bdo.OBJECTIVES:
+                return bdo.plain_block_example(
+                    self.tok,
+                    ids,
+                    rng,
+                    objective=self.objective,
+                    block_size=self.block_size,
+                    extra_block_share=self.extra_block_share,
+                )
             return plain_example(self.tok, ids, self.seq_tokens)
         text = self._text(i)
         width = int(self.seq_tokens * CHARS_PER_TOKEN)
@@ -138,6 +171,33 @@ class ExampleStream:
         # inside an error are never offered.
         window = SourceFile(self.corpus.paths[i], text[start:end])
         spans = sample_spans(window, 0, len(window.text), rng, rng.randint(1, 6))
+        if self.objective in bdo.OBJECTIVES:
+            block_seq = None
+            if spans:
+                block_seq = bdo.block_example(
+                    self.tok,
+                    text[start:end],
+                    spans[0],
+                    rng,
+                    objective=self.objective,
+                    block_size=self.block_size,
+                    order=self.fim_order,
+                    max_tokens=self.seq_tokens + 96,
+                    at_file_start=start == 0,
+                    at_file_end=end == len(text),
+                    extra_block_share=self.extra_block_share,
+                )
+            if block_seq is None:
+                ids = self.tok.encode(text[start:end])[: self.seq_tokens]
+                block_seq = bdo.plain_block_example(
+                    self.tok,
+                    ids,
+                    rng,
+                    objective=self.objective,
+                    block_size=self.block_size,
+                    extra_block_share=self.extra_block_share,
+                )
+            return block_seq
         if self.objective == "fim-ar":
             # One gap per sequence (PSM has one middle): the first span the diffusion
             # stream would have cut from the same window.
@@ -163,10 +223,12 @@ class ExampleStream:
             max_tokens=self.seq_tokens + 96,
         )
 
-    def batch(self, size: int, generator: torch.Generator) -> Batch | ARBatch:
+    def batch(self, size: int, generator: torch.Generator) -> Batch | ARBatch | bdo.BlockBatch:
         examples = [self.example() for _ in range(size)]
         if self.objective == "fim-ar":
             return ar_collate([e for e in examples if len(e) > 1] or [[0, 0]], self.tok)
+        if self.objective in bdo.OBJECTIVES:
+            return bdo.collate(examples, self.tok)
         return collate(examples, self.tok, generator)
 
 
@@ -195,9 +257,11 @@ class _Objective(torch.nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, batch: Batch | ARBatch):
+    def forward(self, batch: Batch | ARBatch | bdo.BlockBatch):
         if isinstance(batch, ARBatch):
             return causal_loss(self.model, batch)
+        if isinstance(batch, bdo.BlockBatch):
+            return bdo.block_loss(self.model, batch)
         return diffusion_loss(self.model, batch)
 
 
@@ -265,8 +329,15 @@ def train(opts: TrainOptions, log: Callable[[str], None] = print) -> Path:
         tok = CodeTokenizer.from_file(opts.tokenizer)
     corpus = _open_corpus(opts, out, tok, rank, distributed, log)
     tok = tok or corpus.tokenizer
-    if corpus.manifest["tokenizer_sha1"] != hashlib.sha1(tok.to_json().encode()).hexdigest():
+    # The block model's tokenizer is the corpus's plus the FIM sentinels, appended after
+    # every id the corpus uses.
+    base = corpus.tokenizer if tok.has_fim_tokens and not corpus.tokenizer.has_fim_tokens else tok
+    if base is not tok and base.with_fim_tokens().to_json() != tok.to_json():
         raise ValueError(f"the corpus in {corpus.folder} was tokenized with another tokenizer")
+    if corpus.manifest["tokenizer_sha1"] != hashlib.sha1(base.to_json().encode()).hexdigest():
+        raise ValueError(f"the corpus in {corpus.folder} was tokenized with another tokenizer")
+    if opts.block_model:
+        tok = tok.with_fim_tokens()
     heldout_split = HELDOUT if len(corpus.split(HELDOUT)) else TRAIN  # a tiny corpus
     corpus_stats = corpus.manifest["stats"]
     if rank == 0:
@@ -280,7 +351,11 @@ def train(opts: TrainOptions, log: Callable[[str], None] = print) -> Path:
     cfg = config_for_size(opts.size, tok.vocab_size)
     if opts.objective == "fim-ar":
         cfg = dataclasses.replace(cfg, causal=True)
+    if opts.block_model:
+        cfg = dataclasses.replace(cfg, length_head=False)
     model = DiffusionLM(cfg).to(device)
+    if opts.init and not state_path.is_file():
+        _warm_start(model, opts.init, log if rank == 0 else lambda _: None)
     optimizer = _make_optimizer(model, opts)
     step, tokens_seen, total_steps, elapsed_before = 0, 0, opts.steps, 0.0
     if state_path.is_file():
@@ -319,6 +394,9 @@ def train(opts: TrainOptions, log: Callable[[str], None] = print) -> Path:
         seq_tokens=opts.seq_tokens,
         plain_share=opts.plain_share,
         objective=opts.objective,
+        block_size=opts.block_size,
+        fim_order=opts.fim_order,
+        extra_block_share=opts.extra_block_share,
     )
     # Resuming reseeds from the step so a resumed run does not replay its examples.
     batches = torch.utils.data.DataLoader(
@@ -348,7 +426,15 @@ def train(opts: TrainOptions, log: Callable[[str], None] = print) -> Path:
             "corpus_files": corpus_stats["train_files"],
             "corpus_tokens": corpus_stats["train_tokens"],
         }
-        checkpoint.save(model_dir, model, tok, info=info)
+        layout = None
+        if opts.block_model:
+            info["init"] = opts.init
+            layout = {
+                "fim_order": opts.fim_order,
+                "block_size": opts.block_size,
+                "context_tokens": opts.seq_tokens,
+            }
+        checkpoint.save(model_dir, model, tok, info=info, layout=layout)
         torch.save(
             {
                 "config": cfg.to_dict(),
@@ -368,6 +454,7 @@ def train(opts: TrainOptions, log: Callable[[str], None] = print) -> Path:
     model.train()
     t_start = time.time()
     first_step = step
+    first_tokens = tokens_seen
     last_save = time.time()
     window_tokens, window_t = 0, time.time()
     deadline = None if opts.minutes is None else t_start + opts.minutes * 60 - elapsed_before
@@ -377,11 +464,17 @@ def train(opts: TrainOptions, log: Callable[[str], None] = print) -> Path:
             break
         if deadline is not None and time.time() >= deadline:
             break
+        if opts.tokens is not None and tokens_seen >= opts.tokens:
+            break
         batch = next(batch_iter).to(device)
-        if total_steps is not None:
+        if opts.tokens is not None:
+            done = step - first_step
+            per_step = (tokens_seen - first_tokens) / done if done >= 10 else None
+            horizon = int(step + (opts.tokens - tokens_seen) / per_step) if per_step else 10**9
+        elif total_steps is not None:
             horizon = total_steps
         else:
-            assert deadline is not None  # TrainOptions sets exactly one of steps and minutes
+            assert deadline is not None  # TrainOptions sets exactly one budget
             horizon = _estimate_total(step, first_step, t_start, deadline)
         for g in optimizer.param_groups:
             g["lr"] = lr_at(step, horizon, opts)
@@ -417,6 +510,41 @@ def train(opts: TrainOptions, log: Callable[[str], None] = print) -> Path:
     if distributed:
         dist.destroy_process_group()
     return model_dir
+
+
+def _warm_start(model: DiffusionLM, folder: str, log: Callable[[str], None]) -> None:
+    """Copy the weights of a diffill model folder of the same size into `model`.
+
+    Any diffill model type will do (the networks share one shape), so the block model
+    can start from the masked-diffusion model, the AR peer or an earlier block model.
+    Embedding rows the folder lacks (new special tokens) start at the mean embedding;
+    a length head the model does not have is left out.
+    """
+    state = checkpoint.read_state(Path(folder))
+    own = model.state_dict()
+    copied, skipped = 0, []
+    with torch.no_grad():
+        for name, target in own.items():
+            src = state.get(name)
+            if src is None:
+                skipped.append(name)
+                continue
+            src = src.to(target.dtype)
+            if name == "embed.weight" and src.shape[0] < target.shape[0]:
+                target[: src.shape[0]] = src
+                target[src.shape[0] :] = src.mean(0)
+            elif src.shape == target.shape:
+                target.copy_(src)
+            else:
+                raise ValueError(
+                    f"--init {folder}: weight {name} has shape {tuple(src.shape)}, "
+                    f"this model needs {tuple(target.shape)}"
+                )
+            copied += 1
+    log(
+        f"warm start from {folder}: {copied} tensors"
+        + (f", not in it: {skipped}" if skipped else "")
+    )
 
 
 def _estimate_total(step: int, first_step: int, t_start: float, deadline: float) -> int:

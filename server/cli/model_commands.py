@@ -81,6 +81,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             size=args.size,
             minutes=args.minutes,
             steps=args.steps,
+            tokens=int(args.tokens) if args.tokens is not None else None,
             device=args.device,
             batch_size=args.batch_size,
             seq_tokens=args.seq_tokens,
@@ -91,6 +92,12 @@ def cmd_train(args: argparse.Namespace) -> int:
             workers=args.workers,
             corpus_dir=args.corpus_dir,
             save_minutes=args.save_minutes,
+            block_size=args.block_size,
+            fim_order=args.fim_order,
+            extra_block_share=args.extra_block_share,
+            init=args.init,
+            warmup_steps=args.warmup_steps,
+            plain_share=args.plain_share,
         )
     except ValueError as err:
         print(f"diffill train: {err}", file=sys.stderr)
