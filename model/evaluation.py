@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -153,6 +154,16 @@ def _errors(source: str) -> int:
     return count
 
 
+def _program(t: Task, completion: str) -> str | None:
+    """The program that checks `completion` for task `t`, or None when it has no test."""
+    if t.test is None:
+        return None
+    program = t.prompt + completion + t.suffix + "\n\n" + t.test
+    if t.entry_point:
+        program += f"\n\ncheck({t.entry_point})\n"
+    return program
+
+
 def run_test(program: str, timeout: float = TEST_SECONDS) -> bool:
     """Run `program` in a fresh interpreter, in a temporary folder, with time and memory
     limits and, where `unshare` allows, no network. True when it exits 0."""
@@ -215,6 +226,7 @@ class TaskResult:
     predicted_length: int | None
     steps: int
     seconds: float
+    tokens: int = 0  # generated
 
 
 def evaluate(
@@ -227,41 +239,38 @@ def evaluate(
     """Infill every task (in batches) and score it; the length head is scored where the
     backend has one and chooses the length."""
     results: list[TaskResult] = []
-    for i in range(0, len(tasks), batch_size):
-        chunk = tasks[i : i + batch_size]
-        outs = backend.infill_batch(
-            [(t.prompt, t.suffix) for t in chunk], length=length, **sampler_options
-        )
-        for t, r in zip(chunk, outs):
-            predicted = None
-            if length is None:
-                lengths = backend.length_distribution(t.prompt, t.suffix)
-                predicted = None if lengths is None else int(lengths.argmax())
-            expected = t.canonical_solution
-            exact = r.text.rstrip() == expected.rstrip()
-            reference_errors = _errors(t.prompt + expected + t.suffix)
-            parses = _errors(t.prompt + r.text + t.suffix) <= reference_errors
-            passed = None
-            if t.test is not None:
-                program = t.prompt + r.text + t.suffix + "\n\n" + t.test
-                if t.entry_point:
-                    program += f"\n\ncheck({t.entry_point})\n"
-                passed = run_test(program)
-            results.append(
-                TaskResult(
-                    task_id=t.task_id,
-                    kind=t.kind,
-                    completion=r.text,
-                    exact=exact,
-                    similarity=difflib.SequenceMatcher(None, r.text, expected).ratio(),
-                    parses=parses,
-                    passed=passed,
-                    true_tokens=backend.count_tokens(expected),
-                    predicted_length=predicted,
-                    steps=r.steps,
-                    seconds=r.seconds / len(chunk),
-                )
+    # Tests run in parallel subprocesses (they wait on interpreters, not on this one).
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        for i in range(0, len(tasks), batch_size):
+            chunk = tasks[i : i + batch_size]
+            outs = backend.infill_batch(
+                [(t.prompt, t.suffix) for t in chunk], length=length, **sampler_options
             )
+            programs = [_program(t, r.text) for t, r in zip(chunk, outs)]
+            verdicts = list(pool.map(lambda p: None if p is None else run_test(p), programs))
+            for t, r, passed in zip(chunk, outs, verdicts):
+                predicted = None
+                if length is None:
+                    lengths = backend.length_distribution(t.prompt, t.suffix)
+                    predicted = None if lengths is None else int(lengths.argmax())
+                expected = t.canonical_solution
+                reference_errors = _errors(t.prompt + expected + t.suffix)
+                results.append(
+                    TaskResult(
+                        task_id=t.task_id,
+                        kind=t.kind,
+                        completion=r.text,
+                        exact=r.text.rstrip() == expected.rstrip(),
+                        similarity=difflib.SequenceMatcher(None, r.text, expected).ratio(),
+                        parses=_errors(t.prompt + r.text + t.suffix) <= reference_errors,
+                        passed=passed,
+                        true_tokens=backend.count_tokens(expected),
+                        predicted_length=predicted,
+                        steps=r.steps,
+                        seconds=r.seconds / len(chunk),
+                        tokens=len(r.tokens),
+                    )
+                )
     return results
 
 
@@ -288,6 +297,10 @@ def summarize(results: list[TaskResult]) -> dict[str, dict]:
             "length_acc_exact": _share(gaps, lambda g: g[0] == g[1]),
             "length_acc_within_2": _share(gaps, lambda g: abs(g[0] - g[1]) <= 2),
             "mean_steps": round(sum(r.steps for r in rs) / n, 2),
+            # Denoising model calls per generated token (1 for one token per call).
+            "calls_per_token": round(
+                sum(r.steps for r in rs) / max(1, sum(r.tokens for r in rs)), 3
+            ),
             "mean_seconds": round(sum(r.seconds for r in rs) / n, 4),
         }
     return out

@@ -39,6 +39,29 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
     raise ValueError(f"dtype must be auto, bfloat16 or float32, not {dtype!r}")
 
 
+def matmul_tflops(device: torch.device, dtype: torch.dtype, seconds: float = 0.5) -> float:
+    """Dense matrix-product throughput measured here now (TFLOP/s), the yardstick for a
+    model's FLOP utilisation: square products sized for the device, timed after a warm-up."""
+    import time
+
+    n = 4096 if device.type == "cuda" else 1024
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    a @ b
+    sync()
+    reps, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        a @ b
+        reps += 1
+        sync()
+    return 2 * n**3 * reps / (time.perf_counter() - t0) / 1e12
+
+
 def describe(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)

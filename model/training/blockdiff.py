@@ -79,11 +79,14 @@ def block_example(
     at_file_end: bool = False,
     max_middle_tokens: int = 256,
     extra_block_share: float = 0.15,
+    max_total: int | None = None,
 ) -> BlockExample | None:
     """The example cutting `span` out of `text`, or None when its middle is too long.
 
     Pieces are tokenized separately, as at inference time. `max_tokens` bounds the clean
-    stream (context, middle, <end> padding); the groups come on top.
+    stream (context, middle, <end> padding); the groups come on top, and with `max_total`
+    the whole sequence stays within it (context blocks are left out first; None when
+    even the middle's groups do not fit).
     """
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {OBJECTIVES}, not {objective!r}")
@@ -124,9 +127,14 @@ def block_example(
         return ex
 
     starts = [m0 + k * B for k in range(n_blocks)]
+    group_room = None if max_total is None else (max_total - n) // (2 * (B + 1))
+    if group_room is not None and group_room < n_blocks:
+        return None
     # Extra blocks from the context, not overlapping each other or the middle.
     share = extra_block_share if use_ar else max(extra_block_share, 0.5)
     want = int(share * (m0 - 1) / B)
+    if group_room is not None:
+        want = min(want, group_room - n_blocks)
     taken: set[int] = set()
     for _ in range(want * 3):
         if len(taken) >= want or m0 - 1 - B < 1:
@@ -149,9 +157,11 @@ def plain_block_example(
     objective: str,
     block_size: int,
     extra_block_share: float = 0.15,
+    max_total: int | None = None,
 ) -> BlockExample:
     """A window of code with no gap, read left to right (the share of examples that are
-    plain text, as in FIM training), with groups over some of its blocks."""
+    plain text, as in FIM training), with groups over some of its blocks (as many as fit
+    `max_total`)."""
     ex = BlockExample(n_clean=len(ids))
     use_ar = objective != "block-diffusion"
     for i, t in enumerate(ids):
@@ -168,7 +178,10 @@ def plain_block_example(
     share = extra_block_share if use_ar else max(extra_block_share, 0.5)
     starts = list(range(1, len(ids) - B + 1, B))
     rng.shuffle(starts)
-    _add_groups(ex, ids, sorted(starts[: max(1, int(share * len(ids) / B))]), B, rng, tok)
+    count = max(1, int(share * len(ids) / B))
+    if max_total is not None:
+        count = min(count, (max_total - len(ids)) // (2 * (B + 1)))
+    _add_groups(ex, ids, sorted(starts[: max(0, count)]), B, rng, tok)
     return ex
 
 
@@ -248,9 +261,12 @@ class BlockBatch:
 _TENSORS = ("inputs", "positions", "limit", "group", "ar_target", "diff_target", "in_middle")
 
 
-def collate(examples: list[BlockExample], tok: CodeTokenizer) -> BlockBatch:
-    """Pad to one length. Padding is group -1 and attends only to itself."""
-    T = max(len(e) for e in examples)
+def collate(
+    examples: list[BlockExample], tok: CodeTokenizer, pad_to: int | None = None
+) -> BlockBatch:
+    """Pad to one length (at least `pad_to`). Padding is group -1 and attends only to
+    itself."""
+    T = max(pad_to or 0, *(len(e) for e in examples))
 
     def pad(rows, fill, dtype=torch.long):
         return torch.tensor([r + [fill] * (T - len(r)) for r in rows], dtype=dtype)

@@ -11,6 +11,11 @@ A built corpus is a folder:
     files.npy       per file: byte start, byte end, token start, token end, split (0 train,
                     1 held-out)
     paths.txt       per file: the path it was read from
+    units.npy       the syntax units spans are drawn from (`spans.syntax_units`), as
+                    (start, end) character offsets, file after file; unit_index.npy holds
+                    where each file's run starts (N + 1 entries). Computed once here, in
+                    parallel, so the data loader never parses (older builds lack them and
+                    the loader parses each window instead).
 
 Duplicates are removed before the split, so no held-out file has a near-copy in train.
 """
@@ -32,6 +37,7 @@ import numpy as np
 
 from ..tokenizer import CodeTokenizer, train_tokenizer
 from .sources import content_hash, is_heldout, iter_python_files, read_source
+from .spans import syntax_units
 
 FORMAT_VERSION = 1
 TRAIN, HELDOUT = 0, 1
@@ -225,6 +231,9 @@ def build(
     stats.train_tokens = int((train_rows[:, 3] - train_rows[:, 2]).sum())
     stats.heldout_tokens = int((files[:, 3] - files[:, 2]).sum()) - stats.train_tokens
     stats.seconds = round(time.time() - t0, 1)
+    units, unit_index = _units_of([text for _, text in kept], workers)
+    np.save(out / "units.npy", units)
+    np.save(out / "unit_index.npy", unit_index)
     np.save(out / "files.npy", files)
     (out / "paths.txt").write_text("".join(path + "\n" for path, _ in kept), encoding="utf-8")
     os.replace(out / "text.bin.tmp", out / "text.bin")
@@ -243,6 +252,16 @@ def build(
         f"built in {stats.seconds:.0f}s"
     )
     return Corpus(out)
+
+
+def _units_of(texts: list[str], workers: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every file's syntax units, concatenated (U, 2) int32, and each file's first row."""
+    with ProcessPoolExecutor(workers) as pool:
+        per_file = list(pool.map(syntax_units, texts, chunksize=32))
+    index = np.zeros(len(texts) + 1, dtype=np.int64)
+    index[1:] = np.cumsum([len(u) for u in per_file])
+    flat = [pair for u in per_file for pair in u]
+    return np.asarray(flat, dtype=np.int32).reshape(-1, 2), index
 
 
 def is_corpus(folder: str | os.PathLike[str]) -> bool:
@@ -268,6 +287,11 @@ class Corpus:
             self.text = np.memmap(self.folder / "text.bin", dtype=np.uint8, mode="r")
             self.tokens = np.memmap(self.folder / "tokens.bin", dtype=np.uint16, mode="r")
             self.paths = (self.folder / "paths.txt").read_text(encoding="utf-8").splitlines()
+            self._units: np.ndarray | None = None
+            self._unit_index: np.ndarray | None = None
+            if (self.folder / "units.npy").is_file():
+                self._units = np.load(self.folder / "units.npy", mmap_mode="r")
+                self._unit_index = np.load(self.folder / "unit_index.npy")
         except (OSError, ValueError, json.JSONDecodeError) as err:
             raise CorpusError(f"cannot read the corpus in {self.folder}: {err}") from None
         if len(self.paths) != len(self.files):
@@ -284,6 +308,13 @@ class Corpus:
     def file_text(self, i: int) -> str:
         a, b = self.files[i, :2]
         return bytes(self.text[a:b]).decode("utf-8")
+
+    def file_units(self, i: int) -> np.ndarray | None:
+        """(K, 2) character ranges of file i's syntax units, or None for a corpus built
+        before they were stored."""
+        if self._units is None or self._unit_index is None:
+            return None
+        return self._units[self._unit_index[i] : self._unit_index[i + 1]]
 
     def file_tokens(self, i: int) -> np.ndarray:
         a, b = self.files[i, 2:4]

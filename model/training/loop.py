@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -27,7 +27,7 @@ import torch.distributed as dist
 
 from .. import checkpoint
 from ..backends.transformer import DiffusionLM, config_for_size
-from ..hardware import describe, fast_bf16, resolve_device
+from ..hardware import describe, fast_bf16, matmul_tflops, resolve_device
 from ..tokenizer import CodeTokenizer
 from . import blockdiff as bdo
 from .corpus import HELDOUT, TRAIN, Corpus, build, is_corpus
@@ -71,6 +71,9 @@ class TrainOptions:
     extra_block_share: float = 0.15
     # Start from these weights (a diffill model folder of the same size); a new run only.
     init: str | None = None
+    # torch.compile the loss; batches are then padded to one shape so it compiles once.
+    compile: bool = False
+    log_seconds: float = 5.0  # a log line at most this often (and at least every 25 steps)
 
     def __post_init__(self) -> None:
         if sum(x is not None for x in (self.minutes, self.steps, self.tokens)) != 1:
@@ -114,6 +117,7 @@ class ExampleStream:
         block_size: int = 32,
         fim_order: str = "spm",
         extra_block_share: float = 0.15,
+        pad_to: int | None = None,
     ) -> None:
         self.index = corpus.split(split)
         if not len(self.index):
@@ -129,6 +133,7 @@ class ExampleStream:
         self.block_size = block_size
         self.fim_order = fim_order
         self.extra_block_share = extra_block_share
+        self.pad_to = pad_to  # block objectives: every batch this long (noisy groups too)
         self.rng = random.Random(seed)
         rows = corpus.files[self.index]
         self.cum = np.cumsum(rows[:, 1] - rows[:, 0])
@@ -158,6 +163,7 @@ class ExampleStream:
                     objective=self.objective,
                     block_size=self.block_size,
                     extra_block_share=self.extra_block_share,
+                    max_total=self.pad_to,
                 )
             return plain_example(self.tok, ids, self.seq_tokens)
         text = self._text(i)
@@ -165,11 +171,16 @@ class ExampleStream:
         start = rng.randrange(max(1, len(text) - width // 2))
         start = text.rfind("\n", 0, start) + 1 if start else 0
         end = min(len(text), start + width)
-        # Syntax units come from parsing the window alone: files are drawn by size, and
-        # parsing (and walking) whole large files cost 30 times more than the rest of an
-        # example. A window may open inside a block; tree-sitter recovers, and units
-        # inside an error are never offered.
         window = SourceFile(self.corpus.paths[i], text[start:end])
+        units = self.corpus.file_units(i)
+        if units is not None:
+            # Precomputed when the corpus was built: the units inside the window.
+            inside = units[(units[:, 0] >= start) & (units[:, 1] <= end)] - start
+            window = SourceFile(window.path, window.text, [(int(a), int(b)) for a, b in inside])
+        # Else syntax units come from parsing the window alone (an older corpus): files are
+        # drawn by size, and parsing whole large files cost 30 times more than the rest of
+        # an example. A window may open inside a block; tree-sitter recovers, and units
+        # inside an error are never offered.
         spans = sample_spans(window, 0, len(window.text), rng, rng.randint(1, 6))
         if self.objective in bdo.OBJECTIVES:
             block_seq = None
@@ -186,6 +197,7 @@ class ExampleStream:
                     at_file_start=start == 0,
                     at_file_end=end == len(text),
                     extra_block_share=self.extra_block_share,
+                    max_total=self.pad_to,
                 )
             if block_seq is None:
                 ids = self.tok.encode(text[start:end])[: self.seq_tokens]
@@ -196,6 +208,7 @@ class ExampleStream:
                     objective=self.objective,
                     block_size=self.block_size,
                     extra_block_share=self.extra_block_share,
+                    max_total=self.pad_to,
                 )
             return block_seq
         if self.objective == "fim-ar":
@@ -228,7 +241,7 @@ class ExampleStream:
         if self.objective == "fim-ar":
             return ar_collate([e for e in examples if len(e) > 1] or [[0, 0]], self.tok)
         if self.objective in bdo.OBJECTIVES:
-            return bdo.collate(examples, self.tok)
+            return bdo.collate(examples, self.tok, pad_to=self.pad_to)
         return collate(examples, self.tok, generator)
 
 
@@ -386,6 +399,14 @@ def train(opts: TrainOptions, log: Callable[[str], None] = print) -> Path:
     def autocast():
         return torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16)
 
+    if opts.compile:
+        net = cast(torch.nn.Module, torch.compile(net))
+    # The yardstick of the FLOP utilisation logged below.
+    peak_tflops = matmul_tflops(device, torch.bfloat16 if use_bf16 else torch.float32)
+    if rank == 0:
+        log(f"dense matmul here: {peak_tflops:.1f} TFLOP/s ({'bf16' if use_bf16 else 'fp32'})")
+    flops_per_param_token = 6  # forward and backward of a dense network (Kaplan et al.)
+
     stream_args: dict[str, Any] = dict(  # ExampleStream's, picklable for DataLoader workers
         corpus=corpus,
         split=TRAIN,
@@ -397,6 +418,7 @@ def train(opts: TrainOptions, log: Callable[[str], None] = print) -> Path:
         block_size=opts.block_size,
         fim_order=opts.fim_order,
         extra_block_share=opts.extra_block_share,
+        pad_to=_padded_length(opts) if opts.compile and opts.block_model else None,
     )
     # Resuming reseeds from the step so a resumed run does not replay its examples.
     batches = torch.utils.data.DataLoader(
@@ -456,7 +478,8 @@ def train(opts: TrainOptions, log: Callable[[str], None] = print) -> Path:
     first_step = step
     first_tokens = tokens_seen
     last_save = time.time()
-    window_tokens, window_t = 0, time.time()
+    window_tokens, window_t, window_flops, window_steps = 0, time.time(), 0.0, 0
+    n_params = model.num_parameters()
     deadline = None if opts.minutes is None else t_start + opts.minutes * 60 - elapsed_before
     batch_iter = iter(batches)
     while True:
@@ -488,21 +511,31 @@ def train(opts: TrainOptions, log: Callable[[str], None] = print) -> Path:
         n_tok = batch.inputs.numel()  # padding included: it is computed on
         tokens_seen += n_tok * (dist.get_world_size() if distributed else 1)
         window_tokens += n_tok
-        if step % 25 == 0 and rank == 0:
-            rate = window_tokens / (time.time() - window_t)
+        # Attention adds 12·layers·T·dim FLOPs per token (forward and backward).
+        window_flops += n_tok * (
+            flops_per_param_token * n_params + 12 * cfg.n_layers * batch.inputs.shape[1] * cfg.dim
+        )
+        window_steps += 1
+        log_due = time.time() - window_t >= opts.log_seconds or window_steps >= 25
+        if log_due and rank == 0:
+            spent = time.time() - window_t
+            rate = window_tokens / spent
+            tflops = window_flops / spent / 1e12
             entry = {
                 "step": step,
                 "lr": round(optimizer.param_groups[0]["lr"], 6),
                 "loss": round(float(loss.detach()), 4),
                 "grad_norm": round(float(grad_norm), 3),
                 "tokens_per_s": round(rate),
+                "tflops": round(tflops, 3),
+                "mfu": round(tflops / peak_tflops, 3),
                 "tokens_seen": tokens_seen,
                 **{k: round(v, 4) for k, v in stats.items()},
             }
             log(json.dumps(entry))
             with open(out / "train_log.jsonl", "a") as f:
                 f.write(json.dumps(entry) + "\n")
-            window_tokens, window_t = 0, time.time()
+            window_tokens, window_t, window_flops, window_steps = 0, time.time(), 0.0, 0
         if time.time() - last_save > opts.save_minutes * 60:
             save()
             last_save = time.time()
@@ -510,6 +543,14 @@ def train(opts: TrainOptions, log: Callable[[str], None] = print) -> Path:
     if distributed:
         dist.destroy_process_group()
     return model_dir
+
+
+def _padded_length(opts: TrainOptions) -> int:
+    """The one length of compiled block-model batches: the clean stream's longest and room
+    for noisy groups, rounded up to a multiple of 64."""
+    clean = opts.seq_tokens + 96
+    groups = 0 if opts.objective == "block-ar" else int(0.6 * clean)
+    return -(-(clean + groups) // 64) * 64
 
 
 def _warm_start(model: DiffusionLM, folder: str, log: Callable[[str], None]) -> None:
@@ -530,16 +571,17 @@ def _warm_start(model: DiffusionLM, folder: str, log: Callable[[str], None]) -> 
                 skipped.append(name)
                 continue
             src = src.to(target.dtype)
-            if name == "embed.weight" and src.shape[0] < target.shape[0]:
+            grows = name == "embed.weight" and src.shape[0] < target.shape[0]
+            if src.shape[1:] != target.shape[1:] or (src.shape != target.shape and not grows):
+                raise ValueError(
+                    f"--init {folder}: weight {name} has shape {tuple(src.shape)}, this model "
+                    f"needs {tuple(target.shape)} (another size?)"
+                )
+            if grows:
                 target[: src.shape[0]] = src
                 target[src.shape[0] :] = src.mean(0)
-            elif src.shape == target.shape:
-                target.copy_(src)
             else:
-                raise ValueError(
-                    f"--init {folder}: weight {name} has shape {tuple(src.shape)}, "
-                    f"this model needs {tuple(target.shape)}"
-                )
+                target.copy_(src)
             copied += 1
     log(
         f"warm start from {folder}: {copied} tensors"

@@ -98,6 +98,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             init=args.init,
             warmup_steps=args.warmup_steps,
             plain_share=args.plain_share,
+            compile=args.compile,
         )
     except ValueError as err:
         print(f"diffill train: {err}", file=sys.stderr)
@@ -189,6 +190,7 @@ def _print_eval_table(summary: dict) -> None:
         "length_acc_exact",
         "length_acc_within_2",
         "mean_steps",
+        "calls_per_token",
         "mean_seconds",
     ]
     table.add_column("set")

@@ -82,6 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--init", help="start a new run from this model folder's weights")
     tr.add_argument("--warmup-steps", type=int, default=200)
     tr.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile the training step (block model batches are padded to one shape)",
+    )
+    tr.add_argument(
         "--plain-share",
         type=float,
         default=0.2,
