@@ -141,12 +141,14 @@ def _marked(context: str, word: str) -> bool:
 def tiny_infiller() -> Any:
     from diffill.model import DEFAULT_MODEL
     from diffill.model.backends.mdlm import Infiller
+    from diffill.model.checkpoint import Checkpoint
     from diffill.model.tokenizer import CodeTokenizer
 
     from .conftest import tiny_model
 
     tokenizer = CodeTokenizer.from_file(DEFAULT_MODEL / "tokenizer.json")
-    return Infiller(tiny_model(tokenizer.vocab_size, span_positions=48), tokenizer, "tiny-random")
+    net = tiny_model(tokenizer.vocab_size, span_positions=48)
+    return Infiller(Checkpoint(net, tokenizer), "tiny-random")
 
 
 def main() -> None:

@@ -130,10 +130,12 @@ class ExampleStream:
         self.seq_tokens = seq_tokens
         self.plain_share = plain_share
         self.objective = objective
-        self.block_size = block_size
-        self.fim_order = fim_order
-        self.extra_block_share = extra_block_share
         self.pad_to = pad_to  # block objectives: every batch this long (noisy groups too)
+        self.block = (
+            bdo.BlockOptions(objective, block_size, fim_order, extra_block_share, pad_to)
+            if objective in bdo.OBJECTIVES
+            else None
+        )
         self.rng = random.Random(seed)
         rows = corpus.files[self.index]
         self.cum = np.cumsum(rows[:, 1] - rows[:, 0])
@@ -155,16 +157,8 @@ class ExampleStream:
             ids = toks[start : start + self.seq_tokens].tolist()
             if self.objective == "fim-ar":
                 return ids
-            if self.objective in bdo.OBJECTIVES:
-                return bdo.plain_block_example(
-                    self.tok,
-                    ids,
-                    rng,
-                    objective=self.objective,
-                    block_size=self.block_size,
-                    extra_block_share=self.extra_block_share,
-                    max_total=self.pad_to,
-                )
+            if self.block is not None:
+                return bdo.plain_block_example(self.tok, ids, rng, self.block)
             return plain_example(self.tok, ids, self.seq_tokens)
         text = self._text(i)
         width = int(self.seq_tokens * CHARS_PER_TOKEN)
@@ -182,7 +176,7 @@ class ExampleStream:
         # an example. A window may open inside a block; tree-sitter recovers, and units
         # inside an error are never offered.
         spans = sample_spans(window, 0, len(window.text), rng, rng.randint(1, 6))
-        if self.objective in bdo.OBJECTIVES:
+        if self.block is not None:
             block_seq = None
             if spans:
                 block_seq = bdo.block_example(
@@ -190,26 +184,14 @@ class ExampleStream:
                     text[start:end],
                     spans[0],
                     rng,
-                    objective=self.objective,
-                    block_size=self.block_size,
-                    order=self.fim_order,
+                    self.block,
                     max_tokens=self.seq_tokens + 96,
                     at_file_start=start == 0,
                     at_file_end=end == len(text),
-                    extra_block_share=self.extra_block_share,
-                    max_total=self.pad_to,
                 )
             if block_seq is None:
                 ids = self.tok.encode(text[start:end])[: self.seq_tokens]
-                block_seq = bdo.plain_block_example(
-                    self.tok,
-                    ids,
-                    rng,
-                    objective=self.objective,
-                    block_size=self.block_size,
-                    extra_block_share=self.extra_block_share,
-                    max_total=self.pad_to,
-                )
+                block_seq = bdo.plain_block_example(self.tok, ids, rng, self.block)
             return block_seq
         if self.objective == "fim-ar":
             # One gap per sequence (PSM has one middle): the first span the diffusion
