@@ -36,7 +36,7 @@ import platform
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
@@ -338,52 +338,57 @@ class RayRunner(Runner):
         queue = deque(range(len(batches)))
         attempts = [0] * len(batches)
         running: dict[Any, tuple[int, _Actor]] = {}
-        while queue or running:
-            for actor in self._ready:
-                while queue and actor.load < IN_FLIGHT_PER_ACTOR:
-                    i = queue.popleft()
-                    wire = pack(batches[i], files, intent, options)
-                    running[actor.handle.edit.remote(wire)] = (i, actor)
-                    actor.load += 1
-                    self.stats.batches += 1
-            if not running and not self._pings:
-                reason = "no model actor left on the cluster"
-                while queue:
-                    i = queue.popleft()
-                    self.stats.failed += 1
-                    yield i, _failed(batches[i], reason)
-                return
-            t0 = time.perf_counter()
-            done, _ = ray.wait([*running, *self._pings], num_returns=1)
-            self.stats.waiting_seconds += time.perf_counter() - t0
-            ref = done[0]
-            if ref in self._pings:
-                self._answered(ref)
-                continue
-            i, actor = running.pop(ref)
-            actor.load -= 1
-            try:
-                results: list[EditResult] = ray.get(ref)
-            except RayError as err:
-                attempts[i] += 1
-                self.stats.last_error = _first_line(err)
-                if actor in self._ready:
-                    # Dead (Ray restarts it), or alive after a failed call: ask it again
-                    # before it gets more work.
-                    self._ready.remove(actor)
-                    self._ping(actor)
-                if attempts[i] < MAX_ATTEMPTS:
-                    self.stats.retried += 1
-                    queue.appendleft(i)
-                else:
-                    self.stats.failed += 1
-                    reason = f"the cluster failed this batch {MAX_ATTEMPTS} times"
-                    yield i, _failed(batches[i], f"{reason} ({type(err).__name__})")
-                continue
-            if actor.facts is not None:
-                pid = actor.facts.pid
-                self.stats.per_actor[pid] = self.stats.per_actor.get(pid, 0) + 1
-            yield i, results
+        try:
+            while queue or running:
+                for actor in self._ready:
+                    while queue and actor.load < IN_FLIGHT_PER_ACTOR:
+                        i = queue.popleft()
+                        wire = pack(batches[i], files, intent, options)
+                        running[actor.handle.edit.remote(wire)] = (i, actor)
+                        actor.load += 1
+                        self.stats.batches += 1
+                if not running and not self._pings:
+                    while queue:
+                        i = queue.popleft()
+                        self.stats.failed += 1
+                        yield i, _failed(batches[i], "no model actor left on the cluster")
+                    return
+                t0 = time.perf_counter()
+                done, _ = ray.wait([*running, *self._pings], num_returns=1)
+                self.stats.waiting_seconds += time.perf_counter() - t0
+                ref = done[0]
+                if ref in self._pings:
+                    self._answered(ref)
+                    continue
+                i, actor = running.pop(ref)
+                actor.load -= 1
+                try:
+                    results: list[EditResult] = ray.get(ref)
+                except RayError as err:
+                    attempts[i] += 1
+                    self.stats.last_error = _first_line(err)
+                    if actor in self._ready:
+                        # Dead (Ray restarts it), or alive after a failed call: ask it
+                        # again before it gets more work.
+                        self._ready.remove(actor)
+                        self._ping(actor)
+                    if attempts[i] < MAX_ATTEMPTS:
+                        self.stats.retried += 1
+                        queue.appendleft(i)
+                    else:
+                        self.stats.failed += 1
+                        reason = f"the cluster failed this batch {MAX_ATTEMPTS} times"
+                        yield i, _failed(batches[i], f"{reason} ({type(err).__name__})")
+                    continue
+                if actor.facts is not None:
+                    pid = actor.facts.pid
+                    self.stats.per_actor[pid] = self.stats.per_actor.get(pid, 0) + 1
+                yield i, results
+        finally:  # Ctrl-C, or the caller stopped early: take back what is still queued
+            for ref, (_, actor) in running.items():
+                actor.load -= 1
+                with suppress(RayError):
+                    ray.cancel(ref)
 
 
 def _failed(batch: Sequence[PlannedSpan], reason: str) -> list[EditResult]:
