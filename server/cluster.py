@@ -20,6 +20,11 @@ its spans is reported as an error and the run goes on. Ray restarts a dead actor
 MAX_RESTARTS times, reloading the model); an actor that does not come back leaves the
 pool, and when none is left the remaining batches are reported the same way.
 
+Determinism: the batches are the local path's and the seed travels in the options, so
+the edits are a local run's wherever the model computes the same numbers: the same kind
+of device and, on CPUs, the same number of threads (torch's CPU kernels round
+differently with another thread count; an actor's threads are its CPUs).
+
 Ctrl-C: KeyboardInterrupt leaves `ray.wait`, the actors are killed and a runtime this
 module started is shut down; no file was written, since writes follow the last batch.
 
@@ -131,7 +136,7 @@ class ModelActor:
     start (`RayRunner.start`), so importing this module needs no Ray."""
 
     def __init__(self, model: ModelSpec, device: str) -> None:
-        from .model_contract import load
+        from diffill.server.model_contract import load
 
         # Ray sets OMP_NUM_THREADS to the actor's CPUs, so torch uses what it was given.
         self.backend = load(
@@ -201,6 +206,9 @@ def connect(address: str, *, num_cpus: int | None = None) -> Iterator[None]:
         # Read when Ray is imported: a runtime that is not a cluster binds to the
         # loopback address, so a local run opens no port to the network.
         os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+        # Ray lowers its workers' priority (nice 15) to keep its own daemons responsive;
+        # here the actors are the work the user asked for, as a local run's model is.
+        os.environ["RAY_worker_niceness"] = "0"
     try:
         import ray
     except ImportError:
