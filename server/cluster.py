@@ -38,6 +38,7 @@ import logging
 import math
 import os
 import platform
+import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -223,16 +224,22 @@ def connect(address: str, *, num_cpus: int | None = None) -> Iterator[None]:
         else:
             ray.init(address=address, **quiet)
     except (ConnectionError, RuntimeError, ValueError) as err:
-        raise ClusterError(f"cannot connect to Ray at {address!r}: {_first_line(err)}") from None
+        raise ClusterError(f"cannot connect to Ray at {address!r}: {_reason(err)}") from None
     try:
         yield
     finally:
         ray.shutdown()
 
 
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    return (text[0] if text else type(err).__name__)[:300]
+_ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _reason(err: BaseException) -> str:
+    """The line of a Ray error that says what happened: its last (a remote traceback
+    ends with the exception, an actor's death with its cause)."""
+    lines = [line.strip() for line in _ANSI_COLOUR.sub("", str(err)).splitlines()]
+    lines = [line for line in lines if line]
+    return (lines[-1] if lines else type(err).__name__)[:300]
 
 
 # -- the driver's side -----------------------------------------------------------------
@@ -328,7 +335,7 @@ class RayRunner(Runner):
         try:
             actor.facts = ray.get(ref)
         except RayError as err:
-            self.stats.last_error = _first_line(err)
+            self.stats.last_error = _reason(err)
             self.stats.actors_lost += 1
             return
         self._ready.append(actor)
@@ -374,7 +381,7 @@ class RayRunner(Runner):
                     results: list[EditResult] = ray.get(ref)
                 except RayError as err:
                     attempts[i] += 1
-                    self.stats.last_error = _first_line(err)
+                    self.stats.last_error = _reason(err)
                     if actor in self._ready:
                         # Dead (Ray restarts it), or alive after a failed call: ask it
                         # again before it gets more work.
