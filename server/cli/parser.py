@@ -140,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ADDRESS",
         help="run the model on Ray actors: local (a runtime on this machine), auto (the "
         "cluster this machine belongs to) or ray://HOST:PORT (Ray Client); this process "
-        "reads, checks and writes the files. Actors use a GPU where the cluster has one "
+        "reads, hashes and writes the files. Actors use a GPU where the cluster has one "
         "(--device is not used)",
     )
     cluster.add_argument(
