@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from diffill.model import DEFAULT_MODEL, Backend, checkpoint, evaluation, fim, load
+from diffill.model import DEFAULT_MODEL, Backend, Cancelled, checkpoint, evaluation, fim, load
 from diffill.model.backends.blockdiff import CHUNK, BlockInfiller, ContextCache
 from diffill.model.backends.transformer import DiffusionLM, config_for_size
 from diffill.model.checkpoint import Checkpoint
@@ -279,3 +279,44 @@ def test_a_warm_start_copies_weights_and_grows_the_embedding(small_corpus, tmp_p
     assert torch.allclose(tok_model.embed.weight[-1].detach(), saved.mean(0), atol=1e-6)
     down = net.blocks[0].mlp.down.weight.detach().to(torch.bfloat16).float()
     assert torch.equal(tok_model.blocks[0].mlp.down.weight.detach(), down)
+
+
+def test_a_repair_remasks_only_near_the_error_and_cancel_stops_between_steps(model, tok):
+    inf = make(model, tok, block_size=32)
+    middle = "total = price * (1 + rate"
+    broken = middle.index("(")
+    steps: list = []
+    inf.infill(
+        PREFIX,
+        SUFFIX,
+        middle=middle,
+        remask=[(broken, len(middle))],
+        on_step=lambda _, s: steps.append(s),
+    )
+    ids, spans = tok.encode_with_offsets(middle)
+    far = [k for k, (a, b) in enumerate(spans) if b < broken - 4]
+    assert far and all(steps[0].tokens[0, k] == ids[k] for k in far)  # kept as written
+
+    class AfterTwo:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def is_set(self) -> bool:
+            self.calls += 1
+            return self.calls > 2
+
+    with pytest.raises(Cancelled):
+        make(model, tok).infill(PREFIX, SUFFIX, cancel=AfterTwo())
+
+
+def test_sampling_options_reach_the_block_decoder(model, tok):
+    inf = make(model, tok)
+    greedy = inf.infill(PREFIX, SUFFIX, length=12)
+    hot = inf.infill(PREFIX, SUFFIX, length=12, temperature=1.5, top_p=0.9, seed=7)
+    assert hot.tokens != greedy.tokens and len(hot.tokens) == 12
+    # Remasking doubtful tokens (self-correction; a sampler option, which `infill` cannot
+    # take by that name since its own `remask` is the repair ranges) still ends the decode.
+    [fixed] = inf.infill_batch([(PREFIX, SUFFIX)], length=12, remask=0.5)
+    assert len(fixed.tokens) == 12
+    with pytest.raises(ValueError, match="unknown sampler option"):
+        inf.infill(PREFIX, SUFFIX, temprature=1.0)
