@@ -15,7 +15,7 @@ from diffill.model.backends.autoregressive import ARInfiller, sentinels
 from diffill.model.checkpoint import Checkpoint
 from diffill.model.training.corpus import TRAIN, build
 from diffill.model.training.fim import causal_loss, collate, fim_example
-from diffill.model.training.loop import ExampleStream
+from diffill.model.training.stream import ExampleStream
 from diffill.server import cli
 
 from .conftest import tiny_model
