@@ -23,8 +23,7 @@ from pathlib import Path
 
 import torch
 
-from diffill.model import autoregressive, evaluation, load
-from diffill.model.sampler import PRESETS
+from diffill.model import PRESETS, evaluation, load
 
 from .infill_latency import context, percentile
 from .machine import save
@@ -90,11 +89,12 @@ def main() -> None:
     # The baseline: the same network and canvases, one token committed per step.
     baseline = {**PRESETS[presets[0]], **ONE_PER_STEP}
 
-    infiller = load(args.model, device=args.device)
-    infiller.max_context_tokens = args.max_context
-    peer = autoregressive.load(args.ar_model, device=args.device) if args.ar_model else None
-    if peer is not None:
-        peer.max_context_tokens = args.max_context
+    infiller = load(args.model, device=args.device, max_context_tokens=args.max_context)
+    peer = None
+    if args.ar_model:
+        peer = load(args.ar_model, device=args.device, max_context_tokens=args.max_context)
+        if peer.facts.family != "diffill-fim-ar":
+            ap.error(f"--ar-model {args.ar_model} holds a {peer.facts.family} model")
     rows = []
     for ctx in CONTEXTS:
         prefix, suffix = context(ctx, infiller)
@@ -114,8 +114,9 @@ def main() -> None:
                 print(_fmt(rows[-1]), flush=True)
             if peer is not None:
                 times, r = timed(
+                    # The peer's own option: END held back, so it writes n tokens.
                     lambda seed, p=prefix, s=suffix, n=length: peer.infill(
-                        p, s, max_new_tokens=n, min_new_tokens=n
+                        p, s, length=n, min_new_tokens=n
                     ),
                     args.repeats,
                     args.device,
@@ -124,8 +125,8 @@ def main() -> None:
                 print(_fmt(rows[-1]), flush=True)
 
     figures = {
-        "model": str(infiller.folder),
-        "parameters": infiller.num_parameters,
+        "model": str(infiller.facts.folder),
+        "parameters": infiller.facts.parameters,
         "ar_model": args.ar_model,
         "device": args.device,
         "presets": {p: PRESETS[p] for p in {*presets, *args.quality_presets.split(",")}},
@@ -152,7 +153,7 @@ def main() -> None:
             seconds = time.perf_counter() - t0
             summary = evaluation.summarize(results)
             scores = summary.get("all", next(iter(summary.values())))
-            produced = sum(len(infiller.tokenizer.encode(r.completion)) for r in results)
+            produced = sum(infiller.count_tokens(r.completion) for r in results)
             quality[name] = {
                 "tasks": len(results),
                 "exact_match": scores["exact_match"],

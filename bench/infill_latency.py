@@ -11,23 +11,33 @@ import statistics
 import time
 from pathlib import Path
 
-from diffill.model import load
+from diffill.model import Backend, load
 
 from .machine import save
 
 SOURCE = Path(argparse.__file__)  # a stdlib file as realistic context
 
 
-def context(tokens: int, infiller) -> tuple[str, str]:
-    """A prefix/suffix pair around a line of a real file, cut to about `tokens` tokens."""
+def context(tokens: int, backend: Backend) -> tuple[str, str]:
+    """A prefix/suffix pair around a line of a real file, cut to about `tokens` tokens
+    (two thirds before the gap) as the backend counts them."""
     text = SOURCE.read_text()
     lines = text.splitlines(keepends=True)
     mid = len(lines) // 2
     prefix, suffix = "".join(lines[:mid]), "".join(lines[mid + 1 :])
-    tok = infiller.tokenizer
-    pre_ids, suf_ids = tok.encode(prefix), tok.encode(suffix)
     keep_pre = tokens * 2 // 3
-    return tok.decode(pre_ids[-keep_pre:]), tok.decode(suf_ids[: tokens - keep_pre])
+    start = _longest(len(prefix), lambda n: backend.count_tokens(prefix[-n:]) <= keep_pre)
+    end = _longest(len(suffix), lambda n: backend.count_tokens(suffix[:n]) <= tokens - keep_pre)
+    return prefix[len(prefix) - start :], suffix[:end]
+
+
+def _longest(limit: int, fits) -> int:
+    """The largest n in 0..limit with fits(n), for fits true up to some n and false after."""
+    lo, hi = 0, limit
+    while lo < hi:
+        n = (lo + hi + 1) // 2
+        lo, hi = (n, hi) if fits(n) else (lo, n - 1)
+    return lo
 
 
 def percentile(xs: list[float], q: float) -> float:
@@ -76,9 +86,9 @@ def main() -> None:
     path = save(
         "infill_latency",
         {
-            "model": str(infiller.folder),
+            "model": str(infiller.facts.folder),
             "repeats": args.repeats,
-            "parameters": infiller.num_parameters,
+            "parameters": infiller.facts.parameters,
             "rows": rows,
         },
     )

@@ -21,6 +21,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
+from diffill.model import Backend, load
 from diffill.server.document import Document, Encoding
 from diffill.server.editing import engine
 from diffill.server.editing.parsed import ParsedDocument
@@ -28,7 +29,6 @@ from diffill.server.editing.request import EditFailure, EditRequest, Intent
 from diffill.server.editing.targets import target_span
 from diffill.server.lsp.conversions import lsp_range
 from diffill.server.lsp.settings import Settings
-from diffill.server.model_contract import load
 
 from .infill_latency import percentile
 from .machine import save
@@ -38,7 +38,7 @@ SPAN_TOKENS = 150  # under the engine's 192-token span limit, with room for the 
 PAUSE_S = 0.5  # longer than the default diagnostics delay (300 ms): the parse is cached
 
 
-def find_span(doc: Document, infiller: Any, lines: int) -> tuple[int, int]:
+def find_span(doc: Document, infiller: Backend, lines: int) -> tuple[int, int]:
     """A selection of `lines` whole lines of simple statements (after snapping to
     statements) somewhere past the file's first third, short enough for the model."""
     parsed = ParsedDocument.parse(doc, engine.language_of(str(SOURCE), None))

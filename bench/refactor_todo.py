@@ -12,9 +12,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from diffill.model.data import is_heldout
+from diffill.model import load
+from diffill.model.training.sources import is_heldout
 from diffill.server import refactor, syntax
-from diffill.server.model_contract import load
 from diffill.server.refactor import RefactorOptions
 
 from .machine import save

@@ -13,13 +13,16 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .network import DiffusionLM, ModelConfig
+from .backends.transformer import DiffusionLM, ModelConfig
+from .hardware import resolve_device, resolve_dtype
 from .tokenizer import CodeTokenizer, TokenizerError
 
 FORMAT_VERSION = 1
 MODEL_TYPE = "diffill-mdlm"
 # The autoregressive peer (see `autoregressive`): same network, causal mask.
 AR_MODEL_TYPE = "diffill-fim-ar"
+# The block-diffusion model (v2, see `blockdiff`): causal FIM context, middle in blocks.
+BLOCK_MODEL_TYPE = "diffill-block"
 WEIGHTS = "model.safetensors"
 WEIGHTS_INDEX = "model.safetensors.index.json"
 # Every shipped file stays under the repository's 16 MiB limit.
@@ -37,6 +40,8 @@ class Checkpoint:
     folder: Path
     # Free-form facts recorded at save time (training tokens, held-out loss, ...).
     info: dict = field(default_factory=dict)
+    # The block model's layout: fim_order, block_size, context_tokens.
+    layout: dict = field(default_factory=dict)
 
 
 def save(
@@ -46,17 +51,27 @@ def save(
     info: dict | None = None,
     dtype: torch.dtype = torch.bfloat16,
     shard_bytes: int = DEFAULT_SHARD_BYTES,
+    layout: dict | None = None,
 ) -> Path:
-    """Write `model` as a checkpoint folder, sharding weights above `shard_bytes`."""
+    """Write `model` as a checkpoint folder, sharding weights above `shard_bytes`.
+
+    layout: given for the block-diffusion model (its model type is then BLOCK_MODEL_TYPE).
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    if layout is not None:
+        model_type = BLOCK_MODEL_TYPE
+    else:
+        model_type = AR_MODEL_TYPE if model.cfg.causal else MODEL_TYPE
     config = {
         "format_version": FORMAT_VERSION,
-        "model_type": AR_MODEL_TYPE if model.cfg.causal else MODEL_TYPE,
+        "model_type": model_type,
         "model": model.cfg.to_dict(),
         "dtype": str(dtype).removeprefix("torch."),
         "info": info or {},
     }
+    if layout is not None:
+        config["layout"] = layout
     state = {k: v.detach().to("cpu", dtype).contiguous() for k, v in model.state_dict().items()}
     shards: list[dict[str, torch.Tensor]] = [{}]
     size = 0
@@ -85,19 +100,31 @@ def save(
     return folder
 
 
+def read_json(path: Path) -> dict:
+    """The JSON object in the file `path` (any model folder's config files)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise CheckpointError(f"{path} is not valid JSON: {err}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"cannot read {path}: {err}") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path} must hold a JSON object")
+    return data
+
+
 def read_config(folder: Path) -> dict:
-    path = folder / "config.json"
     if not folder.is_dir():
         raise CheckpointError(f"model folder {folder} does not exist or is not a directory")
-    if not path.is_file():
+    if not (folder / "config.json").is_file():
         raise CheckpointError(f"model folder {folder} has no config.json")
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise CheckpointError(f"{path} is not valid JSON: {err}") from None
-    if not isinstance(config, dict):
-        raise CheckpointError(f"{path} must hold a JSON object")
-    return config
+    return read_json(folder / "config.json")
+
+
+def read_state(folder: Path) -> dict[str, torch.Tensor]:
+    """The weights of a diffill model folder by name, unchecked (for warm starts)."""
+    read_config(folder)
+    return _read_weights(folder)
 
 
 def _read_weights(folder: Path) -> dict[str, torch.Tensor]:
@@ -119,9 +146,14 @@ def _read_weights(folder: Path) -> dict[str, torch.Tensor]:
 
 
 def load(
-    folder: str | Path, device: str | torch.device = "cpu", model_type: str = MODEL_TYPE
+    folder: str | Path,
+    device: str | torch.device = "cpu",
+    model_type: str = MODEL_TYPE,
+    dtype: str | None = None,
 ) -> Checkpoint:
-    """Load a diffill checkpoint folder onto `device` (weights keep their saved dtype)."""
+    """Load a diffill checkpoint folder of `model_type` onto `device` ("cpu", "cuda[:N]",
+    "auto"), in `dtype` ("auto", "bfloat16", "float32"; None keeps the saved one)."""
+    device = resolve_device(device)
     folder = Path(folder)
     config = read_config(folder)
     version = config.get("format_version")
@@ -172,4 +204,9 @@ def load(
             )
     model.load_state_dict(state, assign=True)
     model.to(device).eval()
-    return Checkpoint(model, tokenizer, folder, config.get("info", {}))
+    if dtype is not None:
+        model.to(resolve_dtype(dtype, device))
+    layout = config.get("layout", {})
+    if model_type == BLOCK_MODEL_TYPE and not isinstance(layout, dict):
+        raise CheckpointError(f"{folder / 'config.json'}: layout must be an object")
+    return Checkpoint(model, tokenizer, folder, config.get("info", {}), layout)

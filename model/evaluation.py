@@ -17,17 +17,20 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import tree_sitter
 
-from .corpus import HELDOUT, Corpus, is_corpus
-from .data import SourceFile, _parser, read_corpus
-from .infiller import Infiller
+from .backend import Backend
+from .training.corpus import HELDOUT, Corpus, is_corpus
+from .training.sources import read_sources
+from .training.spans import parse_python
 
 KINDS = ("single_line", "multi_line", "random_span")
+T = TypeVar("T")
 TEST_SECONDS = 10
 TEST_MEMORY_BYTES = 1 << 30
 
@@ -83,10 +86,9 @@ def corpus_tasks(
     the same for the same seed and files."""
     roots = list(roots)
     if len(roots) == 1 and is_corpus(roots[0]):
-        built = Corpus(roots[0])
-        files = [SourceFile(p, t) for p, t in built.texts(HELDOUT)]
+        files = list(Corpus(roots[0]).texts(HELDOUT))
     else:
-        files = read_corpus(roots, "heldout")
+        files = read_sources(roots, "heldout")
     if not files:
         raise ValueError("no held-out Python files under the given folders")
     rng = random.Random(seed)
@@ -96,13 +98,13 @@ def corpus_tasks(
         tries = 0
         while made < per_kind and tries < per_kind * 50:
             tries += 1
-            f = rng.choice(files)
-            span = _pick_span(f.text, kind, rng)
+            _, text = rng.choice(files)
+            span = _pick_span(text, kind, rng)
             if span is None:
                 continue
             a, b = span
-            middle = f.text[a:b]
-            prompt, suffix = f.text[:a], f.text[b:]
+            middle = text[a:b]
+            prompt, suffix = text[:a], text[b:]
             # Keep tasks a size the model's context takes whole, as in use.
             prompt, suffix = prompt[-4000:], suffix[:2000]
             tasks.append(Task(f"{kind}/{made}", prompt, suffix, middle, kind=kind))
@@ -138,7 +140,7 @@ def _pick_span(text: str, kind: str, rng: random.Random) -> tuple[int, int] | No
 
 
 def _errors(source: str) -> int:
-    tree = _parser().parse(source.encode("utf-8"))
+    tree = parse_python(source.encode("utf-8"))
     count = 0
     stack: list[tree_sitter.Node] = [tree.root_node]
     while stack:
@@ -216,24 +218,25 @@ class TaskResult:
 
 
 def evaluate(
-    infiller: Infiller,
+    backend: Backend,
     tasks: list[Task],
     batch_size: int = 8,
     length: int | None = None,
     **sampler_options,
 ) -> list[TaskResult]:
-    """Infill every task (in batches) and score it."""
+    """Infill every task (in batches) and score it; the length head is scored where the
+    backend has one and chooses the length."""
     results: list[TaskResult] = []
-    tok = infiller.tokenizer
     for i in range(0, len(tasks), batch_size):
         chunk = tasks[i : i + batch_size]
-        outs = infiller.infill_batch(
+        outs = backend.infill_batch(
             [(t.prompt, t.suffix) for t in chunk], length=length, **sampler_options
         )
         for t, r in zip(chunk, outs):
             predicted = None
-            if length is None and getattr(infiller, "predicts_length", True):
-                predicted = int(infiller.length_distribution(t.prompt, t.suffix).argmax())
+            if length is None:
+                lengths = backend.length_distribution(t.prompt, t.suffix)
+                predicted = None if lengths is None else int(lengths.argmax())
             expected = t.canonical_solution
             exact = r.text.rstrip() == expected.rstrip()
             reference_errors = _errors(t.prompt + expected + t.suffix)
@@ -253,7 +256,7 @@ def evaluate(
                     similarity=difflib.SequenceMatcher(None, r.text, expected).ratio(),
                     parses=parses,
                     passed=passed,
-                    true_tokens=len(tok.encode(expected)),
+                    true_tokens=backend.count_tokens(expected),
                     predicted_length=predicted,
                     steps=r.steps,
                     seconds=r.seconds / len(chunk),
@@ -272,7 +275,7 @@ def summarize(results: list[TaskResult]) -> dict[str, dict]:
     out = {}
     for kind, rs in groups.items():
         n = len(rs)
-        with_len = [r for r in rs if r.predicted_length is not None]
+        gaps = [(r.predicted_length, r.true_tokens) for r in rs if r.predicted_length is not None]
         tested = [r for r in rs if r.passed is not None]
         out[kind] = {
             "tasks": n,
@@ -282,17 +285,8 @@ def summarize(results: list[TaskResult]) -> dict[str, dict]:
             "pass_at_1": round(sum(bool(r.passed) for r in tested) / len(tested), 4)
             if tested
             else None,
-            "length_acc_exact": round(
-                sum(r.predicted_length == r.true_tokens for r in with_len) / len(with_len), 4
-            )
-            if with_len
-            else None,
-            "length_acc_within_2": round(
-                sum(abs(r.predicted_length - r.true_tokens) <= 2 for r in with_len) / len(with_len),
-                4,
-            )
-            if with_len
-            else None,
+            "length_acc_exact": _share(gaps, lambda g: g[0] == g[1]),
+            "length_acc_within_2": _share(gaps, lambda g: abs(g[0] - g[1]) <= 2),
             "mean_steps": round(sum(r.steps for r in rs) / n, 2),
             "mean_seconds": round(sum(r.seconds for r in rs) / n, 4),
         }
@@ -317,23 +311,30 @@ def length_head_report(
     sets = {}
     for kind, pairs in by_kind.items():
         n = len(pairs)
-        with_len = [p for p, _ in pairs if p.predicted_length is not None]
+        gaps = [
+            (p.predicted_length, p.true_tokens) for p, _ in pairs if p.predicted_length is not None
+        ]
         tested = [(p, f) for p, f in pairs if p.passed is not None]
-        row = {
+        exact_predicted = round(sum(p.exact for p, _ in pairs) / n, 4)
+        exact_fixed = round(sum(f.exact for _, f in pairs) / n, 4)
+        row: dict[str, float | None] = {
             "tasks": n,
-            "within_0": _share(with_len, lambda p: p.predicted_length == p.true_tokens),
-            "within_2": _share(with_len, lambda p: abs(p.predicted_length - p.true_tokens) <= 2),
-            "exact_predicted": round(sum(p.exact for p, _ in pairs) / n, 4),
-            "exact_fixed": round(sum(f.exact for _, f in pairs) / n, 4),
+            "within_0": _share(gaps, lambda g: g[0] == g[1]),
+            "within_2": _share(gaps, lambda g: abs(g[0] - g[1]) <= 2),
+            "exact_predicted": exact_predicted,
+            "exact_fixed": exact_fixed,
+            "gain": round(exact_predicted - exact_fixed, 4),
         }
-        row["gain"] = round(row["exact_predicted"] - row["exact_fixed"], 4)
         if tested:
-            row["pass_predicted"] = round(sum(bool(p.passed) for p, _ in tested) / len(tested), 4)
-            row["pass_fixed"] = round(sum(bool(f.passed) for _, f in tested) / len(tested), 4)
-            row["pass_gain"] = round(row["pass_predicted"] - row["pass_fixed"], 4)
+            pass_predicted = round(sum(bool(p.passed) for p, _ in tested) / len(tested), 4)
+            pass_fixed = round(sum(bool(f.passed) for _, f in tested) / len(tested), 4)
+            row["pass_predicted"] = pass_predicted
+            row["pass_fixed"] = pass_fixed
+            row["pass_gain"] = round(pass_predicted - pass_fixed, 4)
         sets[kind] = row
     return {"fixed_length": fixed_length, "sets": sets}
 
 
-def _share(items: list, test) -> float | None:
+def _share(items: list[T], test: Callable[[T], bool]) -> float | None:
+    """The share of `items` that pass `test` (4 decimals), or None for no items."""
     return round(sum(1 for x in items if test(x)) / len(items), 4) if items else None

@@ -1,4 +1,4 @@
-"""Which device to run on and whether bf16 arithmetic is fast there."""
+"""Which device to run on, whether bf16 arithmetic is fast there, and so which dtype."""
 
 from __future__ import annotations
 
@@ -26,6 +26,17 @@ def fast_bf16(device: torch.device) -> bool:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
         return False
+
+
+def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    """The weights' dtype: "auto" is bf16 where it is fast (`fast_bf16`), else float32."""
+    if dtype == "auto":
+        return torch.bfloat16 if fast_bf16(device) else torch.float32
+    if dtype == "bfloat16":
+        return torch.bfloat16
+    if dtype == "float32":
+        return torch.float32
+    raise ValueError(f"dtype must be auto, bfloat16 or float32, not {dtype!r}")
 
 
 def describe(device: torch.device) -> str:

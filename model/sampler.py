@@ -7,7 +7,7 @@ a step budget is set, or every proposal above a confidence threshold (always at 
 Optionally it re-masks committed tokens the model has since lost faith in (self-correction).
 
 The context's keys and values are computed once per request (`Context.encode`) and reused at
-every step; because context positions never attend to a canvas (see `network`), this is
+every step; because context positions never attend to a canvas (see `backends.transformer`), this is
 exact, and `use_cache=False` recomputes everything each step to prove it.
 """
 
@@ -19,7 +19,7 @@ from typing import Literal, Protocol
 
 import torch
 
-from .network import DiffusionLM, KVCache, group_mask
+from .backends.transformer import DiffusionLM, KVCache, group_mask
 
 
 class Cancelled(Exception):
@@ -294,6 +294,67 @@ def commit_step(
     return tokens, masked & ~chosen, confidence
 
 
+class Unmasking:
+    """One denoising run between its steps, the same for every sampler: the canvas, which
+    positions are still masked and which this run generates, each committed token's
+    confidence, the step count and the sampling generator."""
+
+    def __init__(
+        self,
+        canvas: torch.Tensor,  # (R, L)
+        *,
+        mask_id: int,
+        valid: torch.Tensor | None,  # (R, L) bool, or None for all
+        options: SamplerOptions,
+    ) -> None:
+        R, L = canvas.shape
+        device = canvas.device
+        self.valid = torch.ones(R, L, dtype=torch.bool, device=device) if valid is None else valid
+        self.tokens = canvas.clone()
+        self.masked = (self.tokens == mask_id) & self.valid
+        self.generated = self.masked.clone()  # positions this run owns; given tokens stay
+        self.confidence = torch.where(self.masked, 0.0, 1.0).to(device)
+        # The generator lives on the CPU, so a seed means the same thing on every device.
+        self.generator = torch.Generator(device="cpu").manual_seed(options.seed)
+        self.options = options
+        self.mask_id = mask_id
+        self.step = 0
+
+    def next_step(self, cancel: CancelHandle | None) -> bool:
+        """Start the next step (True) while masks remain; raises `Cancelled` when `cancel`
+        is set."""
+        if not bool(self.masked.any()):
+            return False
+        if cancel is not None and cancel.is_set():
+            raise Cancelled()
+        self.step += 1
+        return True
+
+    def commit(
+        self,
+        proposal: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+        probs_now: torch.Tensor | None,
+        on_step: Callable[[Step], None] | None,
+    ) -> None:
+        """Apply `commit_step` to this step's (R, L) proposal and report the step."""
+        self.tokens, self.masked, self.confidence = commit_step(
+            self.tokens,
+            self.masked,
+            self.confidence,
+            self.generated,
+            proposal,
+            self.step,
+            self.options,
+            self.mask_id,
+            probs_now,
+        )
+        if on_step is not None:
+            on_step(Step(self.step, self.tokens.clone(), int(self.masked.sum())))
+
+    def result(self) -> DenoiseResult:
+        return DenoiseResult.scored(self.tokens, self.confidence, self.generated, self.step)
+
+
 @torch.no_grad()
 def denoise(
     model: DiffusionLM,
@@ -326,20 +387,12 @@ def denoise(
     """
     R, L = canvas.shape
     device = canvas.device
-    if valid is None:
-        valid = torch.ones(R, L, dtype=torch.bool, device=device)
-    tokens = canvas.clone()
-    masked = (tokens == mask_id) & valid
-    generated = masked.clone()  # positions this call owns; given tokens stay fixed
-    confidence = torch.where(masked, 0.0, 1.0).to(device)
-    gen = torch.Generator(device="cpu").manual_seed(options.seed)
-    step = 0
+    run = Unmasking(canvas, mask_id=mask_id, valid=valid, options=options)
+    valid = run.valid
     active = torch.arange(R, device=device)
     row_context = context
-    while bool(masked.any()):
-        if cancel is not None and cancel.is_set():
-            raise Cancelled()
-        step += 1
+    while run.next_step(cancel):
+        tokens, masked = run.tokens, run.masked
         # Finished rows (other length candidates, other requests) drop out of the batch.
         still = masked[active].any(1)
         if not bool(still.all()):
@@ -358,7 +411,9 @@ def denoise(
             logits = model.token_logits(h[m_act])  # (N, V)
         if forbidden_ids:
             logits[..., list(forbidden_ids)] = float("-inf")
-        x0n, confn, rankn = propose(logits.cpu() if device.type != "cpu" else logits, options, gen)
+        x0n, confn, rankn = propose(
+            logits.cpu() if device.type != "cpu" else logits, options, run.generator
+        )
         # Rows are in order and every masked position lies in an active row, so the masked
         # positions of the whole canvas line up with the proposals.
         x0 = tokens.clone()
@@ -373,17 +428,5 @@ def denoise(
             probs_now[active] = torch.softmax(logits_act.float(), -1).gather(
                 -1, tokens[active][..., None]
             )[..., 0]
-        tokens, masked, confidence = commit_step(
-            tokens,
-            masked,
-            confidence,
-            generated,
-            (x0, conf, rank),
-            step,
-            options,
-            mask_id,
-            probs_now,
-        )
-        if on_step is not None:
-            on_step(Step(step, tokens.clone(), int(masked.sum())))
-    return DenoiseResult.scored(tokens, confidence, generated, step)
+        run.commit((x0, conf, rank), probs_now, on_step)
+    return run.result()

@@ -11,10 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
 
 # Order fixes the ids of a freshly trained tokenizer; code always looks ids up by name.
 SPECIAL_TOKENS: tuple[str, ...] = ("<pad>", "<mask>", "<len>", "<bof>", "<eof>")
+# The block-diffusion model's fill-in-the-middle sentinels (see `fim`), appended to a
+# tokenizer by `with_fim_tokens`; the ids of the tokens above do not move.
+FIM_TOKENS: tuple[str, ...] = ("<suf>", "<pre>")
 
 
 class TokenizerError(ValueError):
@@ -38,6 +41,10 @@ class ByteTokens:
 
     _tok: Tokenizer
     _token_bytes: list[bytes]
+    vocab_size: int
+    mask_id: int
+    pad_id: int
+    special_ids: frozenset[int]
 
     _check = staticmethod(check_unicode)
 
@@ -56,6 +63,21 @@ class ByteTokens:
 
     def token_bytes(self, token_id: int) -> bytes:
         return self._token_bytes[token_id]
+
+    def encode_with_offsets(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+        """Token ids of `text` and the character range of each, read from the tokens'
+        bytes (a token that ends inside a character ends at that character)."""
+        ids = self.encode(text)
+        byte_to_char = []
+        for i, ch in enumerate(text):
+            byte_to_char += [i] * len(ch.encode("utf-8"))
+        byte_to_char.append(len(text))
+        spans, pos = [], 0
+        for x in ids:
+            n = len(self._token_bytes[x])
+            spans.append((byte_to_char[pos], byte_to_char[min(pos + n, len(byte_to_char) - 1)]))
+            pos += n
+        return ids, spans
 
     def decode_bytes(self, ids: Iterable[int]) -> bytes:
         """Raw bytes of non-special tokens (special tokens contribute nothing)."""
@@ -81,7 +103,10 @@ class CodeTokenizer(ByteTokens):
         self.len_id = vocab["<len>"]
         self.bof_id = vocab["<bof>"]
         self.eof_id = vocab["<eof>"]
-        self.special_ids = frozenset(vocab[s] for s in SPECIAL_TOKENS)
+        # None in tokenizers made before the block-diffusion model.
+        self.suf_id: int | None = vocab.get("<suf>")
+        self.pre_id: int | None = vocab.get("<pre>")
+        self.special_ids = frozenset(vocab[s] for s in (*SPECIAL_TOKENS, *FIM_TOKENS) if s in vocab)
         self.vocab_size = tokenizer.get_vocab_size()
         # Byte-level alphabet: each token string maps back to raw bytes without decoding,
         # which lets us decode partial spans (half an emoji) deliberately.
@@ -97,6 +122,18 @@ class CodeTokenizer(ByteTokens):
     @classmethod
     def from_file(cls, path: str | Path) -> CodeTokenizer:
         return cls(Tokenizer.from_file(str(path)))
+
+    @property
+    def has_fim_tokens(self) -> bool:
+        return self.suf_id is not None and self.pre_id is not None
+
+    def with_fim_tokens(self) -> CodeTokenizer:
+        """This tokenizer with the FIM sentinels appended (itself if it has them)."""
+        if self.has_fim_tokens:
+            return self
+        tok = Tokenizer.from_str(self._tok.to_str())
+        tok.add_special_tokens([AddedToken(t, special=True) for t in FIM_TOKENS])
+        return CodeTokenizer(tok)
 
     def save(self, path: str | Path) -> None:
         self._tok.save(str(path))

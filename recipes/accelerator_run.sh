@@ -55,7 +55,7 @@ log "roots: $ROOTS"
 # 1. The corpus, once, for both models. The shipped tokenizer is kept: both models share it.
 python3 - "$W/corpus" $ROOTS <<'EOF' 2>&1 | tee -a "$W/run.log" || exit 1
 import sys
-from diffill.model import corpus
+from diffill.model.training import corpus
 from diffill.model.tokenizer import CodeTokenizer
 tok = CodeTokenizer.from_file("model/weights/default/tokenizer.json")
 corpus.build(sys.argv[2:], sys.argv[1], tok)

@@ -9,6 +9,4 @@ From the bottom up (each imports only what is below it):
 - `refactor`: batch edits over files.
 - `lsp/`: the Language Server.
 - `cli/`: the `diffill` command.
-- `model_contract`: temporary, until `diffill.model` exports its contract (see its
-  opening comment).
 """

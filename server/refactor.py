@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from diffill.server.model_contract import Backend
+from diffill.model import Backend
+from diffill.model.training.sources import is_generated  # shared with the corpus filter
 
 from . import syntax
 from .document import Document, DocumentError
@@ -30,7 +31,6 @@ from .files import (
     NotRegularFile,
     dirty_git_files,
     iter_files,
-    looks_generated,
     read_regular,
     symlink_skip,
     unified_diff,
@@ -185,7 +185,7 @@ def _scan(
     except DocumentError as err:
         scan.skipped = str(err).removeprefix(f"{path}: ")
         return scan, None
-    if looks_generated(doc.text):
+    if is_generated(doc.text):
         scan.skipped = "generated file"
         return scan, None
     scan.doc = doc

@@ -9,8 +9,8 @@ import torch
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 from diffill.model import DEFAULT_MODEL
-from diffill.model.infiller import Infiller
-from diffill.model.network import DiffusionLM, ModelConfig, config_for_size
+from diffill.model.backends.mdlm import Infiller
+from diffill.model.backends.transformer import DiffusionLM, ModelConfig, config_for_size
 from diffill.model.tokenizer import CodeTokenizer
 
 from .lsp_harness import CLIENTS, Editor, gate_path, server_command, server_env

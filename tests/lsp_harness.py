@@ -147,7 +147,7 @@ def _marked(context: str, word: str) -> bool:
 
 def tiny_infiller() -> Any:
     from diffill.model import DEFAULT_MODEL
-    from diffill.model.infiller import Infiller
+    from diffill.model.backends.mdlm import Infiller
     from diffill.model.tokenizer import CodeTokenizer
 
     from .conftest import tiny_model

@@ -2,7 +2,7 @@
 
 Each folder is laid out as the published one is (file names, config keys, tensor names,
 special tokens in the tokenizer files), only a few thousand parameters large. Tensor
-names are written out here independently of `hf_checkpoint`'s own table, so the tests
+names are written out here independently of `open_checkpoints.checkpoint`'s own table, so the tests
 check that table rather than reuse it. Special tokens sit at different ids in each
 variant, so a loader that hard-coded an id would fail.
 """

@@ -3,9 +3,8 @@ that returns scripted texts in order and records what it was asked."""
 
 from __future__ import annotations
 
-from diffill.model import InfillRequest, InfillResult
+from diffill.model import InfillRequest, InfillResult, ModelFacts
 from diffill.model.tokenizer import CodeTokenizer
-from diffill.server.model_contract import ModelFacts
 
 
 def stand_in_facts(name: str) -> ModelFacts:
@@ -14,9 +13,10 @@ def stand_in_facts(name: str) -> ModelFacts:
         family="stand-in",
         parameters=0,
         device="cpu",
+        hardware="the test machine",
         dtype="float32",
         folder=None,
-        weight_bytes=None,
+        weight_bytes=0,
         config={},
         training={},
         checkpoint={},
@@ -78,6 +78,13 @@ class ScriptedInfiller:
             remask=remask,
             sampler=sampler,
         )
+
+    def logits(self, token_ids, valid=None):
+        raise NotImplementedError("the scripted stand-in has no network to score tokens with")
+
+
+    def length_distribution(self, prefix: str, suffix: str) -> None:
+        return None
 
     def infill_batch(self, pairs, *, length=None, cancel=None, accept=None, **sampler):
         self.batches.append(len(pairs))

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from diffill.model import CheckpointError, autoregressive, checkpoint, evaluation
-from diffill.model.autoregressive import ARInfiller, causal_loss, collate, fim_example, sentinels
-from diffill.model.corpus import TRAIN, build
-from diffill.model.train import ExampleStream
+from diffill.model import CheckpointError, checkpoint, evaluation, load
+from diffill.model.backends.autoregressive import ARInfiller, sentinels
+from diffill.model.training.corpus import TRAIN, build
+from diffill.model.training.fim import causal_loss, collate, fim_example
+from diffill.model.training.loop import ExampleStream
 from diffill.server import cli
 
 from .conftest import tiny_model
@@ -79,7 +80,7 @@ def test_causal_model_does_not_look_ahead(tokenizer):
 def test_cached_decoding_equals_full_recomputation(tokenizer):
     peer = ARInfiller(causal(tokenizer), tokenizer)
     prefix, suffix = "def add(a, b):\n    ", "\n\nprint(add(1, 2))\n"
-    got = peer.infill(prefix, suffix, max_new_tokens=10, min_new_tokens=10)
+    got = peer.infill(prefix, suffix, length=10, min_new_tokens=10)
     seq = peer.prompt(prefix, suffix)
     want = []
     with torch.no_grad():
@@ -91,7 +92,7 @@ def test_cached_decoding_equals_full_recomputation(tokenizer):
                 logits[peer.end_id] = float("-inf")
             want.append(int(logits.argmax()))
             seq.append(want[-1])
-    assert got.tokens == 10 and got.text == tokenizer.decode(want)
+    assert len(got.tokens) == got.length == 10 and got.text == tokenizer.decode(want)
     assert got.steps == 9  # the prompt call yields the first token
 
 
@@ -119,8 +120,9 @@ def test_checkpoint_types_are_not_confused(tmp_path, tokenizer):
     with pytest.raises(CheckpointError, match="diffill-fim-ar"):
         checkpoint.load(tmp_path / "ar")
     with pytest.raises(CheckpointError, match="diffill-mdlm"):
-        autoregressive.load(tmp_path / "diff")
-    assert autoregressive.load(tmp_path / "ar").model.cfg.causal
+        checkpoint.load(tmp_path / "diff", model_type=checkpoint.AR_MODEL_TYPE)
+    peer = load(tmp_path / "ar")
+    assert isinstance(peer, ARInfiller) and peer.model.cfg.causal
 
 
 @pytest.fixture(scope="module")

@@ -42,7 +42,7 @@ def test_sharded_weights_load(tmp_path, tokenizer):
 def test_load_returns_an_infiller(saved):
     folder, _ = saved
     inf = load(folder, device="cpu", dtype="float32")
-    assert inf.folder == folder and inf.info == {"steps": 5}
+    assert inf.facts.folder == folder and inf.facts.training == {"steps": 5}
     assert inf.infill("x = ", "\n", length=3).length == 3
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from diffill.model import evaluation
-from diffill.model.data import is_heldout
+from diffill.model.training.sources import is_heldout
 from diffill.server import cli
 from diffill.server.cli import model_commands
 

@@ -18,13 +18,13 @@ from safetensors.torch import load_file
 from diffill.model import (
     Cancelled,
     CheckpointError,
-    HFInfiller,
     InfillRequest,
     ModelTooLarge,
-    hf_checkpoint,
-    hf_infiller,
     load,
 )
+from diffill.model.backends.open_checkpoints import HFInfiller
+from diffill.model.backends.open_checkpoints import checkpoint as hf_checkpoint
+from diffill.model.backends.open_checkpoints import infiller as hf_infiller
 
 from .open_checkpoints import (
     DREAM_SPECIALS,
@@ -60,10 +60,10 @@ def infillers(folders) -> dict[str, HFInfiller]:
 @pytest.mark.parametrize("family", FAMILIES)
 def test_load_dispatches_hugging_face_folders(family, folders):
     inf = load(folders[family], device="auto")
-    assert isinstance(inf, HFInfiller) and inf.folder == folders[family]
+    assert isinstance(inf, HFInfiller) and inf.facts.folder == folders[family]
     assert inf.max_span_tokens == hf_infiller.DEFAULT_MAX_SPAN_TOKENS
-    assert inf.num_parameters == inf.model.num_parameters() > 0
-    assert inf.describe_device() and inf.name == str(folders[family])
+    assert inf.facts.parameters == inf.model.num_parameters() > 0
+    assert inf.facts.device and inf.facts.name == str(folders[family])
 
 
 def _state(folder: Path) -> dict[str, torch.Tensor]:
@@ -165,7 +165,7 @@ def test_families_and_ids_are_read_from_the_folder(infillers):
     open_dcoder = infillers["open-dcoder"]  # qwen2 + a tokenizer mask token
     assert open_dcoder.family.name == "Qwen2 MDM" and open_dcoder.family.shifted
     assert open_dcoder.tokenizer.bos_id is None
-    assert open_dcoder.checkpoint["special_ids"]["read_from"]["mask"] == "tokenizer"
+    assert open_dcoder.facts.checkpoint["special_ids"]["read_from"]["mask"] == "tokenizer"
     assert open_dcoder.model.cfg.tie_embeddings
 
     llada = infillers["llada"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from diffill.model.network import (
+from diffill.model.backends.transformer import (
     DiffusionLM,
     ModelConfig,
     config_for_size,

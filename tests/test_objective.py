@@ -4,14 +4,14 @@ import random
 
 import torch
 
-from diffill.model.data import SourceFile, sample_spans
-from diffill.model.objective import (
+from diffill.model.training.objective import (
     PROBE_GROUP_BASE,
     collate,
     diffusion_loss,
     plain_example,
     span_example,
 )
+from diffill.model.training.spans import SourceFile, sample_spans
 
 from .conftest import tiny_model
 

@@ -8,7 +8,6 @@ import json
 import sys
 from importlib import metadata
 from pathlib import Path
-from typing import Any
 
 from .exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from .model_options import load_backend, sampler_settings
@@ -45,7 +44,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             "python": sys.version.split()[0],
             "model": str(facts.folder),
             "parameters": facts.parameters,
-            "device": facts.device,
+            "device": facts.hardware,
             "dtype": facts.dtype,
             "config": facts.config,
             "training": facts.training,
@@ -58,7 +57,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             print(f"  {dist:<12} {v}")
     print(f"model        {facts.folder}")
     print(f"parameters   {facts.parameters:,} ({facts.parameters / 1e6:.1f}M)")
-    print(f"device       {facts.device}")
+    print(f"device       {facts.hardware}")
     print(f"dtype        {facts.dtype}")
     info = facts.training
     if info:
@@ -73,7 +72,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from diffill.model.train import TrainOptions, train
+    from diffill.model.training.loop import TrainOptions, train
 
     try:
         opts = TrainOptions(
@@ -82,6 +81,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             size=args.size,
             minutes=args.minutes,
             steps=args.steps,
+            tokens=int(args.tokens) if args.tokens is not None else None,
             device=args.device,
             batch_size=args.batch_size,
             seq_tokens=args.seq_tokens,
@@ -92,6 +92,12 @@ def cmd_train(args: argparse.Namespace) -> int:
             workers=args.workers,
             corpus_dir=args.corpus_dir,
             save_minutes=args.save_minutes,
+            block_size=args.block_size,
+            fim_order=args.fim_order,
+            extra_block_share=args.extra_block_share,
+            init=args.init,
+            warmup_steps=args.warmup_steps,
+            plain_share=args.plain_share,
         )
     except ValueError as err:
         print(f"diffill train: {err}", file=sys.stderr)
@@ -122,15 +128,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if backend is None:
         return EXIT_FAILED
     sampler = sampler_settings(args)
-    # evaluate() is typed for today's Infiller until the model contract lands.
-    model: Any = backend
     results = evaluation.evaluate(
-        model, tasks, batch_size=args.batch_size, length=args.length, **sampler
+        backend, tasks, batch_size=args.batch_size, length=args.length, **sampler
     )
     fixed = None
     if args.fixed_length:
         fixed = evaluation.evaluate(
-            model, tasks, batch_size=args.batch_size, length=args.fixed_length, **sampler
+            backend, tasks, batch_size=args.batch_size, length=args.fixed_length, **sampler
         )
     facts = backend.facts
     meta = {

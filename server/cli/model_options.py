@@ -12,7 +12,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from diffill.server.model_contract import Backend
+    from diffill.model import Backend
 
 
 def add_model_folder(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
@@ -59,8 +59,7 @@ def sampler_settings(args: argparse.Namespace) -> dict[str, Any]:
 def load_backend(args: argparse.Namespace, max_context_tokens: int | None = None) -> Backend | None:
     """The model `--model` names (the backend its folder holds), or None after saying on
     stderr why it does not load."""
-    from diffill.model import CheckpointError
-    from diffill.server.model_contract import load
+    from diffill.model import CheckpointError, load
 
     try:
         return load(args.model, device=args.device, max_context_tokens=max_context_tokens)

@@ -49,6 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
     budget = tr.add_mutually_exclusive_group(required=True)
     budget.add_argument("--minutes", type=float, help="train for this long")
     budget.add_argument("--steps", type=int, help="train for this many optimizer steps")
+    budget.add_argument(
+        "--tokens",
+        type=float,
+        help="train on this many tokens computed on (padding and noisy copies included): "
+        "equal compute across objectives",
+    )
     tr.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
     tr.add_argument("--batch-size", type=int, default=16)
     tr.add_argument("--seq-tokens", type=int, default=512)
@@ -58,9 +64,28 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument(
         "--objective",
         default="diffusion",
-        choices=["diffusion", "fim-ar"],
-        help="diffusion (diffill's model) or fim-ar (the autoregressive peer it is measured "
-        "against)",
+        choices=["diffusion", "fim-ar", "block-ar", "block-mixed", "block-diffusion"],
+        help="diffusion (the masked-diffusion model), fim-ar (the autoregressive peer it is "
+        "measured against), or the block-diffusion model's: block-ar (phase 1, a causal FIM "
+        "LM), block-mixed (AR plus block diffusion), block-diffusion (diffusion only)",
+    )
+    tr.add_argument("--block-size", type=int, default=32, help="block model: tokens per block")
+    tr.add_argument(
+        "--fim-order", default="spm", choices=["spm", "psm"], help="block model: FIM order"
+    )
+    tr.add_argument(
+        "--extra-block-share",
+        type=float,
+        default=0.15,
+        help="block model: share of the context's tokens that also get noisy blocks",
+    )
+    tr.add_argument("--init", help="start a new run from this model folder's weights")
+    tr.add_argument("--warmup-steps", type=int, default=200)
+    tr.add_argument(
+        "--plain-share",
+        type=float,
+        default=0.2,
+        help="share of examples that are plain windows without a gap (default 0.2)",
     )
     tr.add_argument(
         "--workers", type=int, default=0, help="processes building batches (default 0: none)"

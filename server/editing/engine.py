@@ -18,8 +18,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from diffill.model import Cancelled, InfillError, InfillRequest, InfillResult
-from diffill.server.model_contract import Backend
+from diffill.model import Backend, Cancelled, InfillError, InfillRequest, InfillResult
 
 from .. import syntax
 from ..document import Document

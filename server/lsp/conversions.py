@@ -20,7 +20,7 @@ from typing import Any, TypeGuard
 
 from lsprotocol import types
 
-from diffill.server.model_contract import Backend
+from diffill.model import Backend
 
 from ..document import Document, DocumentError, Encoding, Position, TextEdit
 from ..editing.request import EditResult, Intent

@@ -25,7 +25,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.exceptions import JsonRpcContentModified, JsonRpcInvalidParams, JsonRpcRequestCancelled
 
-from diffill.server.model_contract import Backend, load
+from diffill.model import Backend, load
 
 from ..editing.parsed import ParsedDocument
 from ..editing.request import EditRequest, Intent, Status

@@ -23,7 +23,7 @@ from pygls.capabilities import get_capability
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 
-from diffill.server.model_contract import Backend
+from diffill.model import Backend
 
 from ..document import DocumentError, Encoding
 from ..editing import engine

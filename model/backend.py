@@ -1,0 +1,178 @@
+"""The contract between diffill's model and everything that drives it: `Backend`, the
+facts a backend states about itself, and the request and result of one infill.
+
+Every backend (diffill's masked-diffusion model in `backends.mdlm`, its autoregressive
+peer in `backends.autoregressive`, the open diffusion checkpoints in
+`backends.open_checkpoints`) implements `Backend`; `load()` returns one. Callers use only
+what is declared here: no `hasattr`, no attributes set from outside.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import torch
+
+from .hardware import describe
+from .sampler import CancelHandle, Step
+
+
+class InfillError(ValueError):
+    """A request the model cannot serve (too long, bad option); the message says why."""
+
+
+@dataclass
+class InfillResult:
+    text: str  # the generated middle
+    tokens: list[int]  # its token ids (pads and other slack removed)
+    confidence: float  # mean probability of the generated tokens when committed
+    token_confidence: list[float]
+    steps: int  # model calls that decoded the middle (the call encoding the context aside)
+    seconds: float
+    length: int  # canvas length of the kept candidate (tokens generated, for the AR peer)
+    candidates: list[int] = field(default_factory=list)  # canvas lengths tried
+    score: float = 0.0  # mean log-confidence of the kept candidate
+    context_tokens: int = 0  # context tokens the model saw (sentinels included)
+    context_computed: int = 0  # how many of those this call encoded; the rest were cached
+
+
+@dataclass
+class InfillRequest:
+    prefix: str
+    suffix: str
+    middle: str | None = None  # original text, re-noised by `strength`
+    strength: float = 1.0
+    length: int | None = None
+    # Character ranges of `middle` to re-noise (the rest is kept), e.g. under a syntax
+    # error; each range also gets a little masked slack, in which unused slots become pads.
+    remask: tuple[tuple[int, int], ...] | None = None
+    accept: Callable[[str], bool] | None = None  # this request's candidate check
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """What a loaded backend is, for `diffill info`, status lines and reports."""
+
+    name: str  # "default" for the shipped model, else the folder it was loaded from
+    family: str  # "diffill-mdlm", "diffill-fim-ar", "dream", "llada", "open-dcoder"
+    parameters: int
+    device: str  # where it runs, as torch names it: "cpu", "cuda:0"
+    hardware: str  # a human description of that device: the GPU, or the CPU, threads, ISA
+    dtype: str  # of the weights: "bfloat16" or "float32"
+    folder: Path | None  # None for a model built in memory (tests)
+    weight_bytes: int  # of the weights as loaded (parameters x bytes per parameter)
+    config: dict[str, Any]  # the network's config
+    training: dict[str, Any] = field(default_factory=dict)  # recorded at training time
+    # An open checkpoint's own facts (family, special ids and where each was read).
+    checkpoint: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls,
+        network: torch.nn.Module,
+        config: dict[str, Any],
+        name: str,
+        family: str,
+        folder: Path | None = None,
+        training: dict[str, Any] | None = None,
+        checkpoint: dict[str, Any] | None = None,
+    ) -> ModelFacts:
+        """The facts of `network` (built from `config`) as it sits in memory now."""
+        params = list(network.parameters())
+        return cls(
+            name=name,
+            family=family,
+            parameters=sum(p.numel() for p in params),
+            device=str(params[0].device),
+            hardware=describe(params[0].device),
+            dtype=str(params[0].dtype).removeprefix("torch."),
+            folder=folder,
+            weight_bytes=sum(p.numel() * p.element_size() for p in params),
+            config=config,
+            training=dict(training or {}),
+            checkpoint=dict(checkpoint or {}),
+        )
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """A loaded model that fills the gap between a prefix and a suffix.
+
+    Same inputs and seed give the same output. Errors: `InfillError` for a request the
+    backend cannot serve, `ValueError` for an unknown sampler option, `Cancelled` when
+    `cancel` is set between steps.
+    """
+
+    facts: ModelFacts
+
+    @property
+    def max_context_tokens(self) -> int:
+        """Context tokens (prefix and suffix) the model is shown; set by `load`."""
+        ...
+
+    @property
+    def max_span_tokens(self) -> int:
+        """The longest middle, in tokens, the model writes."""
+        ...
+
+    def infill(
+        self,
+        prefix: str,
+        suffix: str = "",
+        *,
+        middle: str | None = None,
+        strength: float = 1.0,
+        length: int | None = None,
+        remask: Sequence[tuple[int, int]] | None = None,
+        on_step: Callable[[str, Step], None] | None = None,
+        cancel: CancelHandle | None = None,
+        accept: Callable[[str], bool] | None = None,
+        **sampler_options: Any,
+    ) -> InfillResult:
+        """Generate the text between `prefix` and `suffix`.
+
+        middle, strength: rewrite `middle` instead of generating from nothing; `strength`
+            in (0, 1] is the share of its tokens re-noised (1 regenerates it entirely).
+        length: canvas length in tokens (at most `max_span_tokens`); None lets the model
+            choose.
+        remask: character ranges of `middle` to re-noise instead of a random share.
+        on_step: called with (intermediate text, Step) after every step.
+        cancel: anything with `is_set()`; checked between steps (raises `Cancelled`).
+        accept: a check on candidate texts (for example "it parses"); passing candidates
+            are preferred over better-scored failing ones.
+        sampler_options: `SamplerOptions` fields (steps, threshold, order, temperature,
+            top_p, remask, seed, ...); an unknown name raises ValueError.
+        """
+        ...
+
+    def infill_batch(
+        self,
+        pairs: Sequence[tuple[str, str] | InfillRequest],
+        *,
+        length: int | None = None,
+        cancel: CancelHandle | None = None,
+        accept: Callable[[str], bool] | None = None,
+        **sampler_options: Any,
+    ) -> list[InfillResult]:
+        """`infill` for many (prefix, suffix) pairs or `InfillRequest`s in one batch;
+        `length` applies to the pairs, `accept` to every request that has none."""
+        ...
+
+    def logits(self, token_ids: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, T, V) float32 logits of `token_ids` (B, T), position i predicting token i.
+
+        valid: (B, T) bool; False marks right padding (attended by nothing).
+        """
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """How many tokens `text` is to this model."""
+        ...
+
+    def length_distribution(self, prefix: str, suffix: str) -> torch.Tensor | None:
+        """The model's probabilities over span lengths 0, 1, ... for this gap, or None for
+        a backend that does not predict lengths."""
+        ...

@@ -1,0 +1,579 @@
+"""The training loop: CPU or CUDA, bf16 autocast where it is fast, resumable, DDP under
+`torchrun`. `diffill train` is the door to it.
+
+The output folder holds the latest checkpoint folder (`config.json`, weights,
+`tokenizer.json`), `train_state.pt` (optimizer and progress, for resuming) and
+`train_log.jsonl` (one line per log interval).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+import math
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from .. import checkpoint
+from ..backends.transformer import DiffusionLM, config_for_size
+from ..hardware import describe, fast_bf16, resolve_device
+from ..tokenizer import CodeTokenizer
+from . import blockdiff as bdo
+from .corpus import HELDOUT, TRAIN, Corpus, build, is_corpus
+from .fim import ARBatch, causal_loss, fim_example
+from .fim import collate as ar_collate
+from .objective import Batch, collate, diffusion_loss, plain_example, span_example
+from .spans import SourceFile, sample_spans
+
+OBJECTIVES = ("diffusion", "fim-ar", *bdo.OBJECTIVES)
+
+CHARS_PER_TOKEN = 3.4  # measured on Python source with the shipped tokenizer
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    corpus: tuple[str, ...]
+    out: str
+    size: str = "small"
+    minutes: float | None = None
+    steps: int | None = None
+    # Budget in tokens computed on (padding and noisy copies included): equal training
+    # compute across objectives whose steps differ in size.
+    tokens: int | None = None
+    device: str = "auto"
+    batch_size: int = 16
+    seq_tokens: int = 512
+    lr: float = 1.5e-3
+    warmup_steps: int = 200
+    weight_decay: float = 0.1
+    plain_share: float = 0.2  # examples that are plain masked diffusion over a window
+    seed: int = 0
+    save_minutes: float = 10.0
+    tokenizer: str | None = None  # reuse this tokenizer.json instead of training one
+    vocab_size: int = 8192
+    objective: str = "diffusion"  # or "fim-ar": the autoregressive peer
+    workers: int = 0  # DataLoader processes building batches (0: in the training process)
+    corpus_dir: str | None = None  # where the built corpus goes (default: OUT/corpus)
+    # The block-diffusion model (objectives block-*): see `blockdiff_objective`.
+    block_size: int = 32
+    fim_order: str = "spm"
+    extra_block_share: float = 0.15
+    # Start from these weights (a diffill model folder of the same size); a new run only.
+    init: str | None = None
+
+    def __post_init__(self) -> None:
+        if sum(x is not None for x in (self.minutes, self.steps, self.tokens)) != 1:
+            raise ValueError("give exactly one of --minutes, --steps or --tokens")
+        if not self.corpus:
+            raise ValueError("give at least one --corpus folder")
+        if self.batch_size < 1 or self.seq_tokens < 64:
+            raise ValueError("batch size must be >= 1 and sequence length >= 64 tokens")
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {OBJECTIVES}, not {self.objective!r}")
+        if self.workers < 0:
+            raise ValueError("workers must be >= 0")
+        if self.block_size < 1:
+            raise ValueError("block size must be >= 1")
+        if self.fim_order not in ("spm", "psm"):
+            raise ValueError(f"FIM order must be spm or psm, not {self.fim_order!r}")
+
+    @property
+    def block_model(self) -> bool:
+        return self.objective in bdo.OBJECTIVES
+
+
+class ExampleStream:
+    """Endless training examples from one split of a built corpus, deterministic for a seed.
+
+    Span examples cut the file's text and tokenize the pieces separately, as the infiller
+    does at a cursor, so token boundaries at a cut look as they will in use; plain windows
+    come straight from the packed tokens.
+    """
+
+    def __init__(
+        self,
+        corpus: Corpus,
+        split: int,
+        tok: CodeTokenizer,
+        span_positions: int,
+        seq_tokens: int,
+        seed: int,
+        plain_share: float = 0.2,
+        objective: str = "diffusion",
+        block_size: int = 32,
+        fim_order: str = "spm",
+        extra_block_share: float = 0.15,
+    ) -> None:
+        self.index = corpus.split(split)
+        if not len(self.index):
+            raise ValueError("the corpus has no files in this split")
+        if objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {OBJECTIVES}, not {objective!r}")
+        self.corpus = corpus
+        self.tok = tok
+        self.span_positions = span_positions
+        self.seq_tokens = seq_tokens
+        self.plain_share = plain_share
+        self.objective = objective
+        self.block_size = block_size
+        self.fim_order = fim_order
+        self.extra_block_share = extra_block_share
+        self.rng = random.Random(seed)
+        rows = corpus.files[self.index]
+        self.cum = np.cumsum(rows[:, 1] - rows[:, 0])
+
+    @functools.lru_cache(maxsize=256)  # noqa: B019 - one stream per process, bounded
+    def _text(self, i: int) -> str:
+        return self.corpus.file_text(i)
+
+    def _pick(self) -> int:
+        at = self.rng.randrange(int(self.cum[-1]))
+        return int(self.index[np.searchsorted(self.cum, at, side="right")])
+
+    def example(self):
+        rng = self.rng
+        i = self._pick()
+        if rng.random() < self.plain_share:
+            toks = self.corpus.file_tokens(i)
+            start = rng.randrange(max(1, len(toks) - self.seq_tokens // 2))
+            ids = toks[start : start + self.seq_tokens].tolist()
+            if self.objective == "fim-ar":
+                return ids
+            if self.objective in bdo.OBJECTIVES:
+                return bdo.plain_block_example(
+                    self.tok,
+                    ids,
+                    rng,
+                    objective=self.objective,
+                    block_size=self.block_size,
+                    extra_block_share=self.extra_block_share,
+                )
+            return plain_example(self.tok, ids, self.seq_tokens)
+        text = self._text(i)
+        width = int(self.seq_tokens * CHARS_PER_TOKEN)
+        start = rng.randrange(max(1, len(text) - width // 2))
+        start = text.rfind("\n", 0, start) + 1 if start else 0
+        end = min(len(text), start + width)
+        # Syntax units come from parsing the window alone: files are drawn by size, and
+        # parsing (and walking) whole large files cost 30 times more than the rest of an
+        # example. A window may open inside a block; tree-sitter recovers, and units
+        # inside an error are never offered.
+        window = SourceFile(self.corpus.paths[i], text[start:end])
+        spans = sample_spans(window, 0, len(window.text), rng, rng.randint(1, 6))
+        if self.objective in bdo.OBJECTIVES:
+            block_seq = None
+            if spans:
+                block_seq = bdo.block_example(
+                    self.tok,
+                    text[start:end],
+                    spans[0],
+                    rng,
+                    objective=self.objective,
+                    block_size=self.block_size,
+                    order=self.fim_order,
+                    max_tokens=self.seq_tokens + 96,
+                    at_file_start=start == 0,
+                    at_file_end=end == len(text),
+                    extra_block_share=self.extra_block_share,
+                )
+            if block_seq is None:
+                ids = self.tok.encode(text[start:end])[: self.seq_tokens]
+                block_seq = bdo.plain_block_example(
+                    self.tok,
+                    ids,
+                    rng,
+                    objective=self.objective,
+                    block_size=self.block_size,
+                    extra_block_share=self.extra_block_share,
+                )
+            return block_seq
+        if self.objective == "fim-ar":
+            # One gap per sequence (PSM has one middle): the first span the diffusion
+            # stream would have cut from the same window.
+            seq = None
+            if spans:
+                seq = fim_example(
+                    self.tok,
+                    text[start:end],
+                    spans[0],
+                    start == 0,
+                    end == len(text),
+                    self.seq_tokens + 96,
+                )
+            return seq or self.tok.encode(text[start:end])[: self.seq_tokens]
+        return span_example(
+            self.tok,
+            text[start:end],
+            spans,
+            rng,
+            self.span_positions,
+            at_file_start=start == 0,
+            at_file_end=end == len(text),
+            max_tokens=self.seq_tokens + 96,
+        )
+
+    def batch(self, size: int, generator: torch.Generator) -> Batch | ARBatch | bdo.BlockBatch:
+        examples = [self.example() for _ in range(size)]
+        if self.objective == "fim-ar":
+            return ar_collate([e for e in examples if len(e) > 1] or [[0, 0]], self.tok)
+        if self.objective in bdo.OBJECTIVES:
+            return bdo.collate(examples, self.tok)
+        return collate(examples, self.tok, generator)
+
+
+class _Batches(torch.utils.data.IterableDataset):
+    """Endless batches; each DataLoader worker runs its own stream with its own seed."""
+
+    def __init__(self, stream_args: dict, batch_size: int, seed: int) -> None:
+        super().__init__()
+        self.stream_args = stream_args
+        self.batch_size = batch_size
+        self.seed = seed
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        worker = info.id if info is not None else 0
+        stream = ExampleStream(**self.stream_args, seed=self.seed * 1000 + worker)
+        gen = torch.Generator().manual_seed(self.seed * 7919 + worker)
+        while True:
+            yield stream.batch(self.batch_size, gen)
+
+
+class _Objective(torch.nn.Module):
+    """The loss as a module, so DDP sees every parameter used in its forward."""
+
+    def __init__(self, model: DiffusionLM) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch: Batch | ARBatch | bdo.BlockBatch):
+        if isinstance(batch, ARBatch):
+            return causal_loss(self.model, batch)
+        if isinstance(batch, bdo.BlockBatch):
+            return bdo.block_loss(self.model, batch)
+        return diffusion_loss(self.model, batch)
+
+
+def lr_at(step: int, total: int, opts: TrainOptions) -> float:
+    """Linear warm-up, then cosine decay to a tenth of the peak."""
+    if step < opts.warmup_steps:
+        return opts.lr * (step + 1) / opts.warmup_steps
+    progress = min(1.0, (step - opts.warmup_steps) / max(1, total - opts.warmup_steps))
+    return opts.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+@torch.no_grad()
+def heldout_loss(model: DiffusionLM, batches: list, device, autocast) -> dict[str, float]:
+    model.eval()
+    sums: dict[str, float] = {}
+    objective = _Objective(model)
+    for b in batches:
+        with autocast():
+            _, stats = objective(b.to(device))
+        for k, v in stats.items():
+            sums[k] = sums.get(k, 0.0) + v
+    model.train()
+    return {k: v / len(batches) for k, v in sums.items()}
+
+
+def _make_optimizer(model: DiffusionLM, opts: TrainOptions) -> torch.optim.Optimizer:
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    return torch.optim.AdamW(
+        [
+            {"params": decay, "weight_decay": opts.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
+        lr=opts.lr,
+        betas=(0.9, 0.95),
+        fused=next(model.parameters()).is_cuda,
+    )
+
+
+def train(opts: TrainOptions, log: Callable[[str], None] = print) -> Path:
+    """Train (or resume) a model into `opts.out`; returns the checkpoint folder."""
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    rank = 0
+    if distributed:
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        rank = dist.get_rank()
+        if torch.cuda.is_available():
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    device = resolve_device(opts.device)
+    if device.type == "cuda" and distributed:
+        device = torch.device("cuda", torch.cuda.current_device())
+    use_bf16 = fast_bf16(device)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+
+    out = Path(opts.out)
+    out.mkdir(parents=True, exist_ok=True)
+    state_path = out / "train_state.pt"
+    model_dir = out / "model"
+
+    tok = None
+    if (model_dir / "tokenizer.json").is_file():  # resuming: the run's own tokenizer
+        tok = CodeTokenizer.from_file(model_dir / "tokenizer.json")
+    elif opts.tokenizer:
+        tok = CodeTokenizer.from_file(opts.tokenizer)
+    corpus = _open_corpus(opts, out, tok, rank, distributed, log)
+    tok = tok or corpus.tokenizer
+    # The block model's tokenizer is the corpus's plus the FIM sentinels, appended after
+    # every id the corpus uses.
+    base = corpus.tokenizer if tok.has_fim_tokens and not corpus.tokenizer.has_fim_tokens else tok
+    if base is not tok and base.with_fim_tokens().to_json() != tok.to_json():
+        raise ValueError(f"the corpus in {corpus.folder} was tokenized with another tokenizer")
+    if corpus.manifest["tokenizer_sha1"] != hashlib.sha1(base.to_json().encode()).hexdigest():
+        raise ValueError(f"the corpus in {corpus.folder} was tokenized with another tokenizer")
+    if opts.block_model:
+        tok = tok.with_fim_tokens()
+    heldout_split = HELDOUT if len(corpus.split(HELDOUT)) else TRAIN  # a tiny corpus
+    corpus_stats = corpus.manifest["stats"]
+    if rank == 0:
+        log(
+            f"corpus: {corpus_stats['train_files']} train files "
+            f"({corpus_stats['train_tokens'] / 1e6:.1f}M tokens), "
+            f"{corpus_stats['heldout_files']} held out"
+        )
+
+    torch.manual_seed(opts.seed)
+    cfg = config_for_size(opts.size, tok.vocab_size)
+    if opts.objective == "fim-ar":
+        cfg = dataclasses.replace(cfg, causal=True)
+    if opts.block_model:
+        cfg = dataclasses.replace(cfg, length_head=False)
+    model = DiffusionLM(cfg).to(device)
+    if opts.init and not state_path.is_file():
+        _warm_start(model, opts.init, log if rank == 0 else lambda _: None)
+    optimizer = _make_optimizer(model, opts)
+    step, tokens_seen, total_steps, elapsed_before = 0, 0, opts.steps, 0.0
+    if state_path.is_file():
+        state = torch.load(state_path, map_location=device, weights_only=False)
+        if state["config"] != cfg.to_dict():
+            raise ValueError(f"{out} holds a run with another model config; use a new --out")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        # --steps and --minutes are budgets for the whole run, earlier sessions included.
+        step, tokens_seen, elapsed_before = state["step"], state["tokens_seen"], state["elapsed"]
+        if rank == 0:
+            log(f"resumed at step {step} ({tokens_seen / 1e6:.1f}M tokens)")
+    if rank == 0:
+        log(
+            f"model: {opts.size}, {model.num_parameters() / 1e6:.2f}M parameters, "
+            f"device {describe(device)}, bf16 {'on' if use_bf16 else 'off'}"
+        )
+
+    net: torch.nn.Module = _Objective(model)
+    if distributed:
+        # Batches of plain examples leave the length head without gradient.
+        net = torch.nn.parallel.DistributedDataParallel(
+            net,
+            device_ids=[device.index] if device.type == "cuda" else None,
+            find_unused_parameters=True,
+        )
+
+    def autocast():
+        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16)
+
+    stream_args: dict[str, Any] = dict(  # ExampleStream's, picklable for DataLoader workers
+        corpus=corpus,
+        split=TRAIN,
+        tok=tok,
+        span_positions=cfg.span_positions,
+        seq_tokens=opts.seq_tokens,
+        plain_share=opts.plain_share,
+        objective=opts.objective,
+        block_size=opts.block_size,
+        fim_order=opts.fim_order,
+        extra_block_share=opts.extra_block_share,
+    )
+    # Resuming reseeds from the step so a resumed run does not replay its examples.
+    batches = torch.utils.data.DataLoader(
+        _Batches(stream_args, opts.batch_size, opts.seed * 100_003 + rank * 1009 + step),
+        batch_size=None,
+        num_workers=opts.workers,
+        pin_memory=device.type == "cuda",
+        prefetch_factor=4 if opts.workers else None,
+    )
+    held_stream = ExampleStream(**{**stream_args, "split": heldout_split}, seed=12345)
+    held_gen = torch.Generator().manual_seed(12345)
+    held_batches = [held_stream.batch(opts.batch_size, held_gen) for _ in range(16)]
+
+    def save(final: bool = False) -> None:
+        if rank != 0:
+            return
+        hl = heldout_loss(model, held_batches, device, autocast)
+        info = {
+            "size": opts.size,
+            "parameters": model.num_parameters(),
+            "steps": step,
+            "tokens_seen": tokens_seen,
+            "train_seconds": round(elapsed_before + time.time() - t_start, 1),
+            "heldout": {k: round(v, 4) for k, v in hl.items()},
+            "device": describe(device),
+            "objective": opts.objective,
+            "corpus_files": corpus_stats["train_files"],
+            "corpus_tokens": corpus_stats["train_tokens"],
+        }
+        layout = None
+        if opts.block_model:
+            info["init"] = opts.init
+            layout = {
+                "fim_order": opts.fim_order,
+                "block_size": opts.block_size,
+                "context_tokens": opts.seq_tokens,
+            }
+        checkpoint.save(model_dir, model, tok, info=info, layout=layout)
+        torch.save(
+            {
+                "config": cfg.to_dict(),
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "step": step,
+                "tokens_seen": tokens_seen,
+                "elapsed": elapsed_before + time.time() - t_start,
+            },
+            state_path.with_suffix(".tmp"),
+        )
+        os.replace(state_path.with_suffix(".tmp"), state_path)
+        log(f"{'final' if final else 'saved'} step {step}: held-out {json.dumps(info['heldout'])}")
+        with open(out / "train_log.jsonl", "a") as f:
+            f.write(json.dumps({"event": "save", **info}) + "\n")
+
+    model.train()
+    t_start = time.time()
+    first_step = step
+    first_tokens = tokens_seen
+    last_save = time.time()
+    window_tokens, window_t = 0, time.time()
+    deadline = None if opts.minutes is None else t_start + opts.minutes * 60 - elapsed_before
+    batch_iter = iter(batches)
+    while True:
+        if total_steps is not None and step >= total_steps:
+            break
+        if deadline is not None and time.time() >= deadline:
+            break
+        if opts.tokens is not None and tokens_seen >= opts.tokens:
+            break
+        batch = next(batch_iter).to(device)
+        if opts.tokens is not None:
+            done = step - first_step
+            per_step = (tokens_seen - first_tokens) / done if done >= 10 else None
+            horizon = int(step + (opts.tokens - tokens_seen) / per_step) if per_step else 10**9
+        elif total_steps is not None:
+            horizon = total_steps
+        else:
+            assert deadline is not None  # TrainOptions sets exactly one budget
+            horizon = _estimate_total(step, first_step, t_start, deadline)
+        for g in optimizer.param_groups:
+            g["lr"] = lr_at(step, horizon, opts)
+        with autocast():
+            loss, stats = net(batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        step += 1
+        n_tok = batch.inputs.numel()  # padding included: it is computed on
+        tokens_seen += n_tok * (dist.get_world_size() if distributed else 1)
+        window_tokens += n_tok
+        if step % 25 == 0 and rank == 0:
+            rate = window_tokens / (time.time() - window_t)
+            entry = {
+                "step": step,
+                "lr": round(optimizer.param_groups[0]["lr"], 6),
+                "loss": round(float(loss.detach()), 4),
+                "grad_norm": round(float(grad_norm), 3),
+                "tokens_per_s": round(rate),
+                "tokens_seen": tokens_seen,
+                **{k: round(v, 4) for k, v in stats.items()},
+            }
+            log(json.dumps(entry))
+            with open(out / "train_log.jsonl", "a") as f:
+                f.write(json.dumps(entry) + "\n")
+            window_tokens, window_t = 0, time.time()
+        if time.time() - last_save > opts.save_minutes * 60:
+            save()
+            last_save = time.time()
+    save(final=True)
+    if distributed:
+        dist.destroy_process_group()
+    return model_dir
+
+
+def _warm_start(model: DiffusionLM, folder: str, log: Callable[[str], None]) -> None:
+    """Copy the weights of a diffill model folder of the same size into `model`.
+
+    Any diffill model type will do (the networks share one shape), so the block model
+    can start from the masked-diffusion model, the AR peer or an earlier block model.
+    Embedding rows the folder lacks (new special tokens) start at the mean embedding;
+    a length head the model does not have is left out.
+    """
+    state = checkpoint.read_state(Path(folder))
+    own = model.state_dict()
+    copied, skipped = 0, []
+    with torch.no_grad():
+        for name, target in own.items():
+            src = state.get(name)
+            if src is None:
+                skipped.append(name)
+                continue
+            src = src.to(target.dtype)
+            if name == "embed.weight" and src.shape[0] < target.shape[0]:
+                target[: src.shape[0]] = src
+                target[src.shape[0] :] = src.mean(0)
+            elif src.shape == target.shape:
+                target.copy_(src)
+            else:
+                raise ValueError(
+                    f"--init {folder}: weight {name} has shape {tuple(src.shape)}, "
+                    f"this model needs {tuple(target.shape)}"
+                )
+            copied += 1
+    log(
+        f"warm start from {folder}: {copied} tensors"
+        + (f", not in it: {skipped}" if skipped else "")
+    )
+
+
+def _estimate_total(step: int, first_step: int, t_start: float, deadline: float) -> int:
+    """Steps that fit the time budget, from this process's pace (for the lr schedule).
+
+    Until the pace is known the horizon is far away, which holds the lr at its peak
+    after warm-up rather than decaying it on a guess.
+    """
+    done = step - first_step
+    spent = time.time() - t_start
+    if done < 10 or spent <= 0:
+        return 10**9
+    return int(step + max(0.0, deadline - time.time()) * done / spent)
+
+
+def _open_corpus(opts, out: Path, tok, rank: int, distributed: bool, log) -> Corpus:
+    """The built corpus to train on: `--corpus` itself when it is one, else built from the
+    source trees into `corpus_dir` (or OUT/corpus) once and reused by later runs."""
+    if len(opts.corpus) == 1 and is_corpus(opts.corpus[0]):
+        return Corpus(opts.corpus[0])
+    folder = Path(opts.corpus_dir) if opts.corpus_dir else out / "corpus"
+    if is_corpus(folder):
+        corpus = Corpus(folder)
+        roots = [str(Path(r).resolve()) for r in opts.corpus]
+        if corpus.manifest["roots"] != roots:
+            raise ValueError(f"{folder} was built from other folders; pass another --out")
+        return corpus
+    if rank == 0:
+        build(opts.corpus, folder, tok, opts.vocab_size, log=log)
+    if distributed:
+        dist.barrier()
+    return Corpus(folder)

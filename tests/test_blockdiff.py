@@ -1,0 +1,270 @@
+"""The block-diffusion model (v2) on a tiny random network: the context cache is exact,
+blocks respect causality, inference attends as training does, decoding invariants hold."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from diffill.model import DEFAULT_MODEL, Backend, checkpoint, evaluation, fim, load
+from diffill.model.backends.blockdiff import CHUNK, BlockInfiller, ContextCache
+from diffill.model.backends.transformer import DiffusionLM, config_for_size
+from diffill.model.requests import touch_up_canvas
+from diffill.model.tokenizer import CodeTokenizer
+from diffill.model.training import blockdiff as bdo
+from diffill.model.training.corpus import build
+from diffill.server import cli
+
+from .conftest import tiny_model
+
+SHIPPED_TOKENIZER = DEFAULT_MODEL / "tokenizer.json"
+STDLIB = Path(shutil.__file__).parent
+
+PREFIX = (
+    "def area(radius):\n    return 3.14 * radius ** 2\n\n" * 12 + "def perimeter(r):\n    return "
+)
+SUFFIX = "\n\n\nprint(perimeter(2.0))\n"
+
+
+@pytest.fixture(scope="module")
+def tok() -> CodeTokenizer:
+    return CodeTokenizer.from_file(SHIPPED_TOKENIZER).with_fim_tokens()
+
+
+@pytest.fixture(scope="module")
+def model(tok) -> DiffusionLM:
+    torch.manual_seed(0)
+    cfg = dataclasses.replace(config_for_size("tiny", tok.vocab_size), length_head=False)
+    return DiffusionLM(cfg).eval()
+
+
+def make(model, tok, **kw) -> BlockInfiller:
+    kw = {
+        "block_size": 8,
+        "fim_order": "spm",
+        "max_context_tokens": 512,
+        "max_span_tokens": 40,
+        **kw,
+    }
+    return BlockInfiller(model, tok, **kw)
+
+
+def test_fim_tokens_are_appended_and_never_come_from_text(tok):
+    base = CodeTokenizer.from_file(SHIPPED_TOKENIZER)
+    assert tok.vocab_size == base.vocab_size + 2
+    assert {tok.suf_id, tok.pre_id} == {base.vocab_size, base.vocab_size + 1}
+    assert tok.encode("x <suf> <pre>") == base.encode("x <suf> <pre>")
+
+
+def test_one_typed_character_reencodes_little_and_matches_a_fresh_model(model, tok):
+    warm = make(model, tok)
+    first = warm.infill(PREFIX, SUFFIX, seed=3)
+    assert first.context_computed == first.context_tokens
+    typed = warm.infill(PREFIX + "2", SUFFIX, seed=3)
+    assert typed.context_tokens >= first.context_tokens
+    assert typed.context_computed <= CHUNK + 4
+    fresh = make(model, tok).infill(PREFIX + "2", SUFFIX, seed=3)
+    assert fresh.context_computed == fresh.context_tokens
+    assert (typed.tokens, typed.token_confidence) == (fresh.tokens, fresh.token_confidence)
+
+
+def test_the_cache_keeps_several_contexts_and_evicts_the_oldest(model, tok):
+    inf = make(model, tok, cache_entries=2)
+    a = inf.infill(PREFIX, SUFFIX)
+    b = inf.infill("import os\n" * 80 + "x = ", "\n")
+    assert inf.infill(PREFIX, SUFFIX).context_computed == 0 or a.context_tokens % CHUNK
+    inf.infill("import sys\n" * 80 + "y = ", "\n")  # evicts the least recently used (b)
+    again = inf.infill("import os\n" * 80 + "x = ", "\n")
+    assert again.context_computed == b.context_tokens
+
+
+def test_context_keys_depend_only_on_earlier_tokens(model, tok):
+    cache = ContextCache(model, 300, 2, torch.float32, "cpu")
+    ids = tok.encode("def f(x):\n    return x + 1\n" * 20)[:150]
+    assert len(ids) == 150
+    e, _ = cache.encode(ids)
+    k_before = e.buffer.k[-1][0, :, :100].clone()
+    changed = ids[:100] + [(t + 7) % 8000 for t in ids[100:]]
+    cache2 = ContextCache(model, 300, 1, torch.float32, "cpu")
+    e2, _ = cache2.encode(changed)
+    assert torch.equal(e2.buffer.k[-1][0, :, :100], k_before)
+    assert not torch.equal(e2.buffer.k[-1][0, :, 100:150], e.buffer.k[-1][0, :, 100:150])
+
+
+def test_a_block_at_inference_attends_as_the_training_mask_says(model, tok):
+    """The decoding step (cached context, no mask) equals the dense training pass of the
+    same sequence with `BlockBatch.attention_mask` (clean stream causal, group after)."""
+    inf = make(model, tok)
+    ctx = inf.context(PREFIX, SUFFIX)
+    n, B = len(ctx), 8
+    block = [tok.mask_id] * 3 + [100, 200] + [tok.mask_id] * 3
+    cache = ContextCache(model, 400, 1, torch.float32, "cpu")
+    entry, _ = cache.encode(ctx)
+    with torch.no_grad():
+        tokens = torch.tensor([[ctx[-1], *block]])
+        h_step, _ = model.hidden(tokens, torch.arange(n - 1, n + B)[None], None, entry.buffer, n)
+        T = n + B + 1
+        batch = bdo.BlockBatch(
+            inputs=torch.tensor([[*ctx, ctx[-1], *block]]),
+            positions=torch.tensor([list(range(n)) + list(range(n - 1, n + B))]),
+            limit=torch.tensor([list(range(1, n + 1)) + [n] * (B + 1)]),
+            group=torch.tensor([[0] * n + [1] * (B + 1)]),
+            ar_target=torch.full((1, T), bdo.IGNORE),
+            diff_target=torch.full((1, T), bdo.IGNORE),
+            in_middle=torch.zeros(1, T, dtype=torch.bool),
+            has_groups=True,
+        )
+        h_dense, _ = model.hidden(batch.inputs, batch.positions, batch.attention_mask())
+    assert torch.allclose(h_dense[0, n:], h_step[0], atol=1e-5)
+
+
+def test_the_mask_count_falls_every_step_and_given_tokens_never_change(model, tok):
+    inf = make(model, tok, block_size=32)  # the whole canvas in one block
+    middle = "return 2 * 3.14 * r"
+    steps: list = []
+    inf.infill(PREFIX, SUFFIX, middle=middle, strength=0.5, on_step=lambda _, s: steps.append(s))
+    canvas = touch_up_canvas(tok.encode(middle), 0.5, 0, tok.mask_id, inf.max_span_tokens)
+    assert len(steps) >= 2
+    masked = [s.masked for s in steps]
+    assert masked == sorted(set(masked), reverse=True) and masked[-1] == 0
+    final = steps[-1].tokens[0].tolist()
+    given = [(k, x) for k, x in enumerate(canvas) if x != tok.mask_id]
+    assert given and all(final[k] == x for k, x in given)
+    for s in steps:  # every intermediate state keeps them too
+        assert all(s.tokens[0, k] == x for k, x in given)
+
+
+def test_greedy_decoding_is_deterministic_and_a_fixed_length_is_honoured(model, tok):
+    a = make(model, tok).infill(PREFIX, SUFFIX)
+    b = make(model, tok).infill(PREFIX, SUFFIX)
+    assert a.tokens == b.tokens
+    fixed = make(model, tok).infill(PREFIX, SUFFIX, length=13)
+    assert len(fixed.tokens) == 13
+    sampled = [
+        make(model, tok).infill(PREFIX, SUFFIX, temperature=1.0, seed=s).tokens for s in (1, 1)
+    ]
+    assert sampled[0] == sampled[1]
+
+
+def test_examples_put_every_block_token_under_loss_exactly_once(tok):
+    rng = random.Random(0)
+    text = "def f(x):\n    y = x * 2\n    return y + 1\n\nprint(f(3))\n"
+    a = text.index("y = ")
+    ex = bdo.block_example(
+        tok,
+        text,
+        (a, a + 9),
+        rng,
+        objective="block-mixed",
+        block_size=4,
+        order="spm",
+        max_tokens=256,
+        at_file_start=True,
+        at_file_end=True,
+        extra_block_share=0.0,
+    )
+    assert ex is not None
+    mid = tok.encode(text[a : a + 9])
+    n_blocks = -(-(len(mid) + 1) // 4)
+    targets = [t for t, g in zip(ex.diff_target, ex.group) if g > 0 and t != bdo.IGNORE]
+    assert len(targets) == n_blocks * 4  # each middle slot once, over two complementary groups
+    clean = ex.tokens[: ex.n_clean]
+    assert clean[-n_blocks * 4 :][: len(mid)] == mid
+    ids = bdo.fim_tokens(tok)
+    assert (
+        clean[0] == ids.suf and ids.pre in clean and clean[ex.n_clean - n_blocks * 4 - 1] == ids.mid
+    )
+
+
+def test_trimming_is_stable_as_the_prefix_grows():
+    suffix = list(range(1000, 1400))
+    cuts = set()
+    for n in range(600, 700):
+        t = fim.trim(list(range(n)), suffix, 512, quantum=64)
+        assert len(t.prefix) + len(t.suffix) <= 512
+        assert t.prefix[-1] == n - 1 and t.suffix[0] == 1000
+        cuts.add((t.prefix[0], len(t.suffix)))
+    assert len(cuts) <= 3  # the window's edges move in steps, not with every token
+
+
+@pytest.fixture(scope="module")
+def small_corpus(tmp_path_factory):
+    src = tmp_path_factory.mktemp("src")
+    for name in ("textwrap.py", "shlex.py", "fnmatch.py", "glob.py"):
+        shutil.copy(STDLIB / name, src / name)
+    base = CodeTokenizer.from_file(SHIPPED_TOKENIZER)
+    return build([src], tmp_path_factory.mktemp("corpus"), base, workers=1, log=lambda s: 0)
+
+
+def _train(corpus, out, *extra: str) -> None:
+    argv = ["train", "--corpus", str(corpus.folder), "--out", str(out), "--size", "tiny"]
+    argv += ["--batch-size", "2", "--seq-tokens", "96", "--device", "cpu", *extra]
+    assert cli.main(argv) == 0
+
+
+def test_two_phases_through_the_cli_then_load_infill_and_evaluate(small_corpus, tmp_path, capsys):
+    """Phase 1 (causal FIM LM), phase 2 warm-started from it (AR plus block diffusion),
+    then the folder loads as a Backend that infills and evaluates."""
+    _train(small_corpus, tmp_path / "ar", "--objective", "block-ar", "--steps", "3")
+    _train(
+        small_corpus,
+        tmp_path / "bd",
+        "--objective",
+        "block-mixed",
+        "--tokens",
+        "2000",
+        "--block-size",
+        "8",
+        "--init",
+        str(tmp_path / "ar" / "model"),
+    )
+    log = [json.loads(x) for x in (tmp_path / "bd" / "train_log.jsonl").read_text().splitlines()]
+    final = log[-1]
+    assert final["objective"] == "block-mixed" and final["tokens_seen"] >= 2000
+    assert {"ar_ce", "diff_ce"} <= set(final["heldout"])
+    config = json.loads((tmp_path / "bd" / "model" / "config.json").read_text())
+    assert config["model_type"] == "diffill-block"
+    assert config["layout"] == {"fim_order": "spm", "block_size": 8, "context_tokens": 96}
+    backend = load(tmp_path / "bd" / "model", dtype="float32")
+    assert isinstance(backend, Backend) and isinstance(backend, BlockInfiller)
+    assert backend.facts.family == "diffill-block" and backend.max_context_tokens == 96
+    r = backend.infill("def f(x):\n    return ", "\n", length=5)
+    assert len(r.tokens) == 5 and r.context_computed == r.context_tokens
+    tasks = tmp_path / "tasks.jsonl"
+    evaluation.write_tasks(
+        [evaluation.Task("t/0", "def f():\n    return ", "\n", "1", kind="single_line")], tasks
+    )
+    report = tmp_path / "report.json"
+    args = ["eval", "--tasks", str(tasks), "--model", str(tmp_path / "bd" / "model")]
+    assert cli.main([*args, "--json", str(report), "--max-context", "96"]) == 0
+    rep = json.loads(report.read_text())
+    assert rep["model_type"] == "diffill-block"
+    assert rep["summary"]["single_line"]["length_acc_exact"] is None  # no length head
+
+
+def test_a_warm_start_copies_weights_and_grows_the_embedding(small_corpus, tmp_path, tokenizer):
+    """Any diffill folder of the same size can seed a block model: the masked-diffusion
+    model's weights carry over; the two new sentinel rows start at the mean embedding."""
+    folder = tmp_path / "mdlm"
+    net = tiny_model(tokenizer.vocab_size, span_positions=48)
+    checkpoint.save(folder, net, tokenizer)
+    torch.manual_seed(1)
+    tok_model = DiffusionLM(
+        dataclasses.replace(
+            config_for_size("tiny", tokenizer.vocab_size + 2), span_positions=48, length_head=False
+        )
+    )
+    from diffill.model.training.loop import _warm_start
+
+    _warm_start(tok_model, str(folder), lambda _: None)
+    saved = net.embed.weight.detach().to(torch.bfloat16).float()  # folders hold bf16
+    assert torch.equal(tok_model.embed.weight[: saved.shape[0]].detach(), saved)
+    assert torch.allclose(tok_model.embed.weight[-1].detach(), saved.mean(0), atol=1e-6)
+    down = net.blocks[0].mlp.down.weight.detach().to(torch.bfloat16).float()
+    assert torch.equal(tok_model.blocks[0].mlp.down.weight.detach(), down)
