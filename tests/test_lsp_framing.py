@@ -179,3 +179,18 @@ def test_notifications_that_are_garbage_are_logged_not_shown(server: RawServer):
     server.send_bytes(encode({"jsonrpc": "2.0", "method": "textDocument/didClose"}))
     still_answers(server)
     no_error_popups(server)
+
+
+def test_the_issues_command_line_exits_as_lsp_says():
+    """The issue's own reproduction, on `diffill serve` itself: no traceback, and the exit
+    code of a client that left without shutdown (1)."""
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "diffill.server.cli", "serve"],
+        input=b"Content-Length: 1000000000000000\r\n\r\n{}",
+        capture_output=True,
+        timeout=120,
+    )
+    assert b"Traceback" not in proc.stderr, proc.stderr.decode()[-3000:]
+    assert proc.returncode == 1
