@@ -3,10 +3,15 @@
 edit run on the model worker with progress, preview and cancellation.
 
 Threads: the event loop answers everything; the model runs on one worker thread
-(`ModelWorker`) fed by a bounded queue, so listing code actions, diagnostics and document
-sync never wait for a denoise. Cancellation is a `threading.Event` the sampler checks
-between steps, set by `$/cancelRequest`, by `window/workDoneProgress/cancel` or by newer
-work that supersedes it.
+(`ModelWorker`) fed by a bounded queue, and parsing on one of its own (`Documents`), so
+listing code actions, diagnostics and document sync never wait for a denoise or a slow
+parse. Cancellation is a `threading.Event` the sampler checks between steps, set by
+`$/cancelRequest`, by `window/workDoneProgress/cancel` or by newer work that supersedes it.
+
+One module past 500 lines: it is one object, the state every handler shares, whose parts
+(documents and what the user is told about them, diagnostics, settings and the model, the
+edit run) call each other; the protocol, conversions, documents, progress and the worker
+already live apart.
 """
 
 from __future__ import annotations
