@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -31,9 +32,19 @@ from .editing import engine
 from .editing.parsed import ParsedDocument
 from .editing.request import EditFailure, EditOptions, EditRequest, EditResult, Intent, Status
 from .editing.targets import target_span
-from .files import dirty_git_files, iter_files, unified_diff, write_file
+from .files import (
+    NotRegularFile,
+    dirty_git_files,
+    iter_files,
+    read_regular,
+    symlink_skip,
+    unified_diff,
+    write_file,
+)
 
 DEFAULT_MAX_BYTES = 1_000_000
+# A batch run can wait longer for one file than an editor: past this, the file is skipped.
+PARSE_TIMEOUT_S = 10.0
 
 
 class Mode(str, Enum):
@@ -53,6 +64,7 @@ class RefactorOptions:
     limit: int | None = None  # at most this many spans in all
     force: bool = False  # write even when the git tree has uncommitted changes
     max_bytes: int = DEFAULT_MAX_BYTES
+    parse_timeout_s: float = PARSE_TIMEOUT_S
     edit: EditOptions = field(default_factory=EditOptions)
 
 
@@ -105,6 +117,7 @@ class Summary:
     files_written: int = 0
     files_failed: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    skipped_files: dict[str, list[str]] = field(default_factory=dict)  # reason -> paths
 
 
 class RefactorError(Exception):
@@ -127,14 +140,24 @@ def find_spans(parsed: ParsedDocument, select: str) -> list[tuple[int, int]]:
 
 
 def scan_file(
-    path: str, select: str, language: str | None, max_bytes: int, explicit: bool = False
+    path: str,
+    select: str,
+    language: str | None,
+    max_bytes: int,
+    explicit: bool = False,
+    parse_timeout_s: float | None = PARSE_TIMEOUT_S,
 ) -> FileScan:
     """Read one file and find its spans; every problem becomes a skip reason."""
-    return _scan(path, select, language, max_bytes, explicit)[0]
+    return _scan(path, select, language, max_bytes, explicit, parse_timeout_s)[0]
 
 
 def _scan(
-    path: str, select: str, language: str | None, max_bytes: int, explicit: bool
+    path: str,
+    select: str,
+    language: str | None,
+    max_bytes: int,
+    explicit: bool,
+    parse_timeout_s: float | None = PARSE_TIMEOUT_S,
 ) -> tuple[FileScan, ParsedDocument | None]:
     """`scan_file`, and the file's parse when it has one."""
     scan = FileScan(path)
@@ -148,11 +171,16 @@ def _scan(
         return scan, None
     scan.language = lang.name
     try:
-        size = os.path.getsize(path)
-        if size > max_bytes:
-            scan.skipped = f"huge file ({size:,} bytes > {max_bytes:,})"
+        st = os.stat(path)  # a link named on the command line is edited through
+        if not stat.S_ISREG(st.st_mode):
+            raise NotRegularFile(f"not a regular file ({_kind(st.st_mode)})")
+        if st.st_size > max_bytes:
+            scan.skipped = f"huge file ({st.st_size:,} bytes > {max_bytes:,})"
             return scan, None
-        data = Path(path).read_bytes()
+        data = read_regular(path)  # never blocks: a FIFO put there meanwhile is refused
+    except NotRegularFile as err:
+        scan.skipped = str(err)
+        return scan, None
     except OSError as err:
         scan.skipped = f"cannot read: {err.strerror or err}"
         return scan, None
@@ -166,7 +194,11 @@ def _scan(
         scan.skipped = "generated file"
         return scan, None
     scan.doc = doc
-    parsed = ParsedDocument.parse(doc, lang)
+    try:
+        parsed = ParsedDocument.parse(doc, lang, timeout_s=parse_timeout_s)
+    except syntax.ParseTimeout as err:
+        scan.skipped, scan.doc = str(err), None
+        return scan, None
     try:
         scan.spans = find_spans(parsed, select)
     except ValueError as err:
@@ -174,16 +206,33 @@ def _scan(
     return scan, parsed if scan.spans else None  # only trees the run will use stay in memory
 
 
+def _kind(mode: int) -> str:
+    kinds = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory"))
+    return next((name for test, name in kinds if test(mode)), "a device")
+
+
 def _scan_all(
     paths: list[Path], opts: RefactorOptions, explicit: set[Path]
 ) -> list[tuple[FileScan, ParsedDocument | None]]:
     """Every file's scan, with its parse when it was scanned in this process (a tree
-    cannot be pickled back from a worker)."""
-    args = [(str(p), opts.select, opts.language, opts.max_bytes, p in explicit) for p in paths]
+    cannot be pickled back from a worker). A symlink found inside a folder is not read:
+    its target is edited under its own name, or lies outside what was asked for."""
+    links = {p: symlink_skip(p, paths) for p in paths if p.is_symlink() and p not in explicit}
+    todo = [p for p in paths if p not in links]
+    args = [
+        (str(p), opts.select, opts.language, opts.max_bytes, p in explicit, opts.parse_timeout_s)
+        for p in todo
+    ]
+    scanned: list[tuple[FileScan, ParsedDocument | None]]
     if opts.jobs > 1 and len(args) > 1:
         with ProcessPoolExecutor(max_workers=opts.jobs) as pool:
-            return [(s, None) for s in pool.map(scan_file, *zip(*args), chunksize=8)]
-    return [_scan(*a) for a in args]
+            scanned = [(s, None) for s in pool.map(scan_file, *zip(*args), chunksize=8)]
+    else:
+        scanned = [_scan(*a) for a in args]
+    found: dict[str, tuple[FileScan, ParsedDocument | None]] = {s.path: (s, t) for s, t in scanned}
+    for link, why in links.items():
+        found[str(link)] = (FileScan(str(link), skipped=why), None)
+    return [found[str(p)] for p in paths]
 
 
 # -- editing batches --------------------------------------------------------------------
@@ -291,7 +340,7 @@ def run(
     """
     runner = model if isinstance(model, Runner) else LocalRunner(model)
     files = list(iter_files(paths))
-    explicit = {Path(p) for p in paths if Path(p).is_file()}
+    explicit = {Path(p) for p in paths if not Path(p).is_dir()}
     if opts.mode in (Mode.WRITE, Mode.INTERACTIVE) and not opts.force:
         dirty = dirty_git_files(files)
         if dirty:
@@ -316,13 +365,19 @@ def run(
     documents: dict[str, ParsedDocument] = {}
     budget = opts.limit
     for scan, parsed in scans:
+        if parsed is None and scan.spans and not scan.skipped:
+            assert scan.doc is not None and scan.language is not None
+            lang = syntax.language_for_name(scan.language)
+            try:
+                parsed = ParsedDocument.parse(scan.doc, lang, timeout_s=opts.parse_timeout_s)
+            except syntax.ParseTimeout as err:
+                scan.skipped, scan.doc = str(err), None
         if scan.skipped:
             summary.files_skipped += 1
             summary.reasons[scan.skipped] = summary.reasons.get(scan.skipped, 0) + 1
+            summary.skipped_files.setdefault(scan.skipped, []).append(scan.path)
             continue
         assert scan.doc is not None and scan.language is not None
-        if parsed is None and scan.spans:
-            parsed = ParsedDocument.parse(scan.doc, syntax.language_for_name(scan.language))
         taken: list[tuple[int, int]] = []
         for a, b in scan.spans:
             if budget is not None and budget <= 0:

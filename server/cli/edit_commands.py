@@ -72,7 +72,7 @@ def cmd_fill(args: argparse.Namespace) -> int:
 
     path = args.file
     try:
-        data = Path(path).read_bytes()
+        data = files.read_regular(path)  # never blocks on a FIFO
     except OSError as err:
         print(f"diffill fill: cannot read {path}: {err.strerror or err}", file=sys.stderr)
         return EXIT_FAILED
@@ -95,7 +95,15 @@ def cmd_fill(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     request = EditRequest(Intent(args.intent), start, end, args.strength)
     options = _edit_options(args, not args.no_snap)
-    result = engine.edit(ParsedDocument.parse(doc, lang), request, backend, options)
+    from diffill.server import syntax
+    from diffill.server.refactor import PARSE_TIMEOUT_S
+
+    try:
+        parsed = ParsedDocument.parse(doc, lang, timeout_s=PARSE_TIMEOUT_S)
+    except syntax.ParseTimeout as err:
+        print(f"diffill fill: {path}: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    result = engine.edit(parsed, request, backend, options)
     new_doc = doc.apply(result.edits) if result.changed else doc
     if args.json:
         print(json.dumps(_span_json(path, doc, result)))
@@ -130,7 +138,7 @@ def _span_json(path: str, doc: Document, result: EditResult) -> dict:
         "replacement": result.replacement if result.changed else result.original,
         "status": result.status.value,
         "reason": result.reason or None,
-        "edits": [edit_positions(doc, e) for e in result.edits],
+        "edits": [edit_positions(doc, e) for e in result.edits] if result.changed else [],
         "steps": result.steps,
         "seconds": round(result.seconds, 4),
     }
@@ -296,4 +304,18 @@ def _print_summary(s: Summary) -> None:
         file=sys.stderr,
     )
     for reason, n in sorted(s.reasons.items(), key=lambda kv: -kv[1]):
-        print(f"  {n:>5}  {reason}", file=sys.stderr)
+        named = s.skipped_files.get(reason, [])
+        print(f"  {n:>5}  {reason}{_names(named)}", file=sys.stderr)
+    if s.skipped_files:
+        print("  (--json lists every skipped file with its reason)", file=sys.stderr)
+
+
+_NAMED = 5  # skipped files named per reason in the summary; --json lists them all
+
+
+def _names(paths: list[str]) -> str:
+    if not paths:
+        return ""
+    shown = ", ".join(sorted(paths)[:_NAMED])
+    more = len(paths) - _NAMED
+    return f": {shown}" + (f" and {more} more" if more > 0 else "")
