@@ -52,7 +52,7 @@ from . import syntax
 from .document import Document
 from .editing.parsed import ParsedDocument
 from .editing.request import EditOptions, EditResult, Intent, Status
-from .refactor import PlannedSpan, RefactorError, Runner, edit_spans
+from .refactor import Batches, BatchResults, Files, PlannedSpan, RefactorError, Runner, edit_spans
 
 if TYPE_CHECKING:
     from ray.actor import ActorHandle
@@ -356,12 +356,8 @@ class RayRunner(Runner):
         self._ready.append(actor)
 
     def edit(
-        self,
-        batches: Sequence[Sequence[PlannedSpan]],
-        files: Mapping[str, ParsedDocument],
-        intent: Intent,
-        options: EditOptions,
-    ) -> Iterator[tuple[int, list[EditResult]]]:
+        self, batches: Batches, files: Files, intent: Intent, options: EditOptions
+    ) -> BatchResults:
         import ray
         from ray.exceptions import RayError
 

@@ -280,17 +280,20 @@ def edit_spans(
     return [r for r in results if r is not None]
 
 
+# A plan's batches of spans; the document of every path they name; what a Runner yields:
+# (batch index, one result per span of that batch).
+Batches = Sequence[Sequence[PlannedSpan]]
+Files = Mapping[str, ParsedDocument]
+BatchResults = Iterator[tuple[int, list[EditResult]]]
+
+
 class Runner(ABC):
     """Edits the plan's batches; results come back as batches finish."""
 
     @abstractmethod
     def edit(
-        self,
-        batches: Sequence[Sequence[PlannedSpan]],
-        files: Mapping[str, ParsedDocument],
-        intent: Intent,
-        options: EditOptions,
-    ) -> Iterator[tuple[int, list[EditResult]]]:
+        self, batches: Batches, files: Files, intent: Intent, options: EditOptions
+    ) -> BatchResults:
         """(batch index, one result per span of that batch) for every batch, in any order;
         `files` holds the document of every path the batches name."""
 
@@ -302,12 +305,8 @@ class LocalRunner(Runner):
         self.backend = backend
 
     def edit(
-        self,
-        batches: Sequence[Sequence[PlannedSpan]],
-        files: Mapping[str, ParsedDocument],
-        intent: Intent,
-        options: EditOptions,
-    ) -> Iterator[tuple[int, list[EditResult]]]:
+        self, batches: Batches, files: Files, intent: Intent, options: EditOptions
+    ) -> BatchResults:
         for i, batch in enumerate(batches):
             spans = [(files[s.path], s.start, s.end) for s in batch]
             yield i, edit_spans(spans, intent, self.backend, options)

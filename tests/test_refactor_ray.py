@@ -58,9 +58,9 @@ def model_dir(tmp_path_factory) -> Path:
     return folder
 
 
-def make_tree(root: Path) -> Path:
+def make_tree(root: Path, files: int = FILES) -> Path:
     root.mkdir(parents=True, exist_ok=True)
-    for i in range(FILES):
+    for i in range(files):
         (root / f"m{i}.py").write_text(SOURCE.format(i=i))
     return root
 
@@ -180,7 +180,9 @@ def test_write_skips_a_file_changed_meanwhile_and_says_why(runner, tmp_path, loc
 
 @needs_ray
 def test_ctrl_c_leaves_every_file_untouched_and_no_ray_process_behind(tmp_path, model_dir):
-    root = make_tree(tmp_path / "src")
+    # Enough spans that the run is still going when the signal lands, on a loaded machine
+    # too (with a few, it once finished between the first span's line and the SIGINT).
+    root = make_tree(tmp_path / "src", files=60)
     before = {p: p.read_bytes() for p in root.iterdir()}
     args = [sys.executable, "-m", "diffill.server.cli", "refactor", str(root), "--select", "todo"]
     args += ["--json", "--write", "--model", str(model_dir), "--batch-size", "1"]

@@ -22,6 +22,13 @@ def _host_port(value: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def _command(sub, func, name: str, **kwargs) -> argparse.ArgumentParser:
+    """A subcommand's parser, run by `func` (named here, beside the command's name)."""
+    command = sub.add_parser(name, **kwargs)
+    command.set_defaults(func=func)
+    return command
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="diffill",
@@ -31,12 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"diffill {versions()['diffill']}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    info = sub.add_parser("info", help="versions, model folder, parameter count and device")
+    info = _command(
+        sub, cmd_info, "info", help="versions, model folder, parameter count and device"
+    )
     add_model_folder(info)
     info.add_argument("--json", action="store_true", help="print one JSON object")
-    info.set_defaults(func=cmd_info)
 
-    tr = sub.add_parser("train", help="train a model on source trees (resumable)")
+    tr = _command(sub, cmd_train, "train", help="train a model on source trees (resumable)")
     tr.add_argument(
         "--corpus",
         nargs="+",
@@ -102,9 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--corpus-dir",
         help="where the built corpus goes (default OUT/corpus); --corpus may name a built one",
     )
-    tr.set_defaults(func=cmd_train)
 
-    fill = sub.add_parser(
+    fill = _command(
+        sub,
+        cmd_fill,
         "fill",
         help="edit one span of one file (fill, rewrite, fix or complete)",
         description="Edit one span of FILE. Lines and columns are 1-based; columns count "
@@ -130,9 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
     fill.add_argument("--write", action="store_true", help="change the file")
     fill.add_argument("--json", action="store_true", help="print one JSON object")
     add_model_options(fill)
-    fill.set_defaults(func=cmd_fill)
 
-    ref = sub.add_parser(
+    ref = _command(
+        sub,
+        cmd_refactor,
         "refactor",
         help="batch edits over files and folders",
         description="Find spans in every file under PATH (respecting .gitignore) and "
@@ -180,9 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="model actors to start (default: one per GPU, else one per as many CPUs as a "
         "local run uses threads, which keeps the edits a local run's)",
     )
-    ref.set_defaults(func=cmd_refactor)
 
-    ev = sub.add_parser("eval", help="score the model on infilling tasks")
+    ev = _command(sub, cmd_eval, "eval", help="score the model on infilling tasks")
     src = ev.add_mutually_exclusive_group(required=True)
     src.add_argument(
         "--tasks",
@@ -211,9 +220,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--write-tasks", metavar="FILE.jsonl", help="also save the tasks (to rerun them exactly)"
     )
     add_model_options(ev)
-    ev.set_defaults(func=cmd_eval)
 
-    srv = sub.add_parser(
+    srv = _command(
+        sub,
+        cmd_serve,
         "serve",
         help="run the Language Server (stdio by default)",
         description="Speak LSP over stdio, or over TCP with --tcp. Settings the editor sends "
@@ -222,7 +232,6 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--tcp", type=_host_port, metavar="HOST:PORT", help="listen on TCP")
     add_model_folder(srv)
     srv.add_argument("--log-file", metavar="PATH", help="also write the server's log here")
-    srv.set_defaults(func=cmd_serve)
     return parser
 
 

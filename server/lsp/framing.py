@@ -214,7 +214,7 @@ def envelope(value: object) -> Message | Reply:
     msg_id = value.get("id")
     if has_id and not _valid_id(msg_id) and not (msg_id is None and "method" not in value):
         return Reply(
-            None, INVALID_REQUEST, f"the id must be an integer or a string, not {_kind(msg_id)}"
+            None, INVALID_REQUEST, f"the id must be an integer or a string, not {json_kind(msg_id)}"
         )
     reply_id = msg_id if has_id and _valid_id(msg_id) else None
     if value.get("jsonrpc") != "2.0":
@@ -226,14 +226,14 @@ def envelope(value: object) -> Message | Reply:
         method = value["method"]
         if not isinstance(method, str):
             return Reply(
-                reply_id, INVALID_REQUEST, f"the method must be a string, not {_kind(method)}"
+                reply_id, INVALID_REQUEST, f"the method must be a string, not {json_kind(method)}"
             )
         params = value.get("params")
         if "params" in value and not isinstance(params, (dict, list)):
             return Reply(
                 reply_id,
                 INVALID_REQUEST,
-                f"params must be an object or an array, not {_kind(params)}",
+                f"params must be an object or an array, not {json_kind(params)}",
             )
         return Message(value)
     if not has_id:
@@ -254,7 +254,8 @@ def envelope(value: object) -> Message | Reply:
     return Message(value)
 
 
-def _kind(value: object) -> str:
+def json_kind(value: object) -> str:
+    """How an error message names a JSON value's kind ("a string", "null", ...)."""
     if value is None:
         return "null"
     if isinstance(value, bool):

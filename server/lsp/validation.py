@@ -28,6 +28,8 @@ from typing import Any
 import attrs
 from lsprotocol import types
 
+from .framing import json_kind
+
 # LSP's `integer` and `uinteger` are 32-bit.
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 _UNCHECKED = {("initialize", "params.capabilities")}
@@ -55,20 +57,6 @@ def _fields(cls: type) -> tuple[tuple[str, Any, bool], ...]:
     return tuple(out)
 
 
-def _describe(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
-
-
 def check(value: object, annotation: Any, path: str, method: str = "") -> None:
     """Raise Invalid when `value` (parsed JSON) does not fit `annotation`."""
     if (method, path) in _UNCHECKED or annotation is Any or annotation is object:
@@ -94,7 +82,7 @@ def check(value: object, annotation: Any, path: str, method: str = "") -> None:
         if shaped:  # the deepest says most: `...text: must be a string`
             raise max(shaped, key=lambda e: len(str(e).split(":", 1)[0]))
         wanted = " or ".join(sorted({_name(m) for m in members if m is not _NONE}))
-        raise Invalid(f"{path}: must be {wanted}, not {_describe(value)}")
+        raise Invalid(f"{path}: must be {wanted}, not {json_kind(value)}")
     if origin is typing.Literal:
         if value not in typing.get_args(annotation):
             allowed = ", ".join(repr(a) for a in typing.get_args(annotation))
@@ -102,7 +90,7 @@ def check(value: object, annotation: Any, path: str, method: str = "") -> None:
         return
     if origin in (list, tuple, Sequence, typing.Sequence) or annotation in (list, tuple):
         if not isinstance(value, list):
-            raise Invalid(f"{path}: must be an array, not {_describe(value)}")
+            raise Invalid(f"{path}: must be an array, not {json_kind(value)}")
         args = typing.get_args(annotation)
         if args:
             for i, item in enumerate(value):
@@ -110,7 +98,7 @@ def check(value: object, annotation: Any, path: str, method: str = "") -> None:
         return
     if origin in (dict, Mapping, typing.Mapping) or annotation is dict:
         if not isinstance(value, dict):
-            raise Invalid(f"{path}: must be an object, not {_describe(value)}")
+            raise Invalid(f"{path}: must be an object, not {json_kind(value)}")
         args = typing.get_args(annotation)
         if len(args) == 2:
             for key, item in value.items():
@@ -118,7 +106,7 @@ def check(value: object, annotation: Any, path: str, method: str = "") -> None:
         return
     if annotation is _NONE:
         if value is not None:
-            raise Invalid(f"{path}: must be null, not {_describe(value)}")
+            raise Invalid(f"{path}: must be null, not {json_kind(value)}")
         return
     if isinstance(annotation, type):
         _check_type(value, annotation, path, method)
@@ -131,29 +119,29 @@ def _check_type(value: object, cls: type, path: str, method: str) -> None:
         return
     if cls is bool:
         if not isinstance(value, bool):
-            raise Invalid(f"{path}: must be true or false, not {_describe(value)}")
+            raise Invalid(f"{path}: must be true or false, not {json_kind(value)}")
         return
     if cls is int:
         if isinstance(value, float) and math.isfinite(value) and value.is_integer():
             value = int(value)  # JSON has one number type: 3.0 is 3
         if not isinstance(value, int) or isinstance(value, bool):
-            raise Invalid(f"{path}: must be an integer, not {_describe(value)}")
+            raise Invalid(f"{path}: must be an integer, not {json_kind(value)}")
         if not _INT_MIN <= value <= _INT_MAX:
             raise Invalid(f"{path}: {value} is outside LSP's 32-bit integers")
         return
     if cls is float:
         if not isinstance(value, (int, float)) or isinstance(value, bool):
-            raise Invalid(f"{path}: must be a number, not {_describe(value)}")
+            raise Invalid(f"{path}: must be a number, not {json_kind(value)}")
         if not math.isfinite(value):
             raise Invalid(f"{path}: must be a finite number")
         return
     if cls is str:
         if not isinstance(value, str):
-            raise Invalid(f"{path}: must be a string, not {_describe(value)}")
+            raise Invalid(f"{path}: must be a string, not {json_kind(value)}")
         return
     if attrs.has(cls):
         if not isinstance(value, dict):
-            raise Invalid(f"{path}: must be an object, not {_describe(value)}")
+            raise Invalid(f"{path}: must be an object, not {json_kind(value)}")
         for key, annotation, required in _fields(cls):
             if key not in value:
                 if required and not _optional(annotation):
