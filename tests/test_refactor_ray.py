@@ -180,17 +180,23 @@ def test_write_skips_a_file_changed_meanwhile_and_says_why(runner, tmp_path, loc
 
 @needs_ray
 def test_ctrl_c_leaves_every_file_untouched_and_no_ray_process_behind(tmp_path, model_dir):
-    # Enough spans that the run is still going when the signal lands, on a loaded machine
-    # too (with a few, it once finished between the first span's line and the SIGINT).
-    root = make_tree(tmp_path / "src", files=60)
+    # Enough spans that the run is still going when the signal lands, on a loaded machine too.
+    root = make_tree(tmp_path / "src", files=20)
     before = {p: p.read_bytes() for p in root.iterdir()}
     args = [sys.executable, "-m", "diffill.server.cli", "refactor", str(root), "--select", "todo"]
     args += ["--json", "--write", "--model", str(model_dir), "--batch-size", "1"]
     args += ["--max-context", "128", "--steps", "2", "--ray", "local", "--ray-actors", "1"]
     # Its own session, so that the SIGINT a terminal sends to its foreground group
-    # reaches the command and the Ray processes it started, and not pytest.
+    # reaches the command and the Ray processes it started, and not pytest. SIGINT's
+    # default action is restored for it: a suite started in the background by a shell
+    # inherits SIGINT ignored, and Python then never raises KeyboardInterrupt.
     run = subprocess.Popen(
-        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+        args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         assert run.stdout is not None and json.loads(run.stdout.readline())["file"]
