@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from diffill.model.precision import DTYPES
 from diffill.model.sampler import PRESETS
 
 from ..editing.request import EditOptions, sampler_options
@@ -21,6 +22,9 @@ class Settings:
 
     model: str | None = None  # model folder; None: the shipped one
     device: str = "cpu"  # cpu, cuda[:N] or auto
+    # auto (bf16 where the hardware multiplies it fast, else float32), float32, bfloat16 or
+    # int8 (quantised linear layers, CPU only): `diffill.model.precision`.
+    dtype: str = "auto"
     # Speed against care: quality, balanced or fast (sampler settings; see the README).
     preset: str = "balanced"
     steps: int | None = None  # fixed denoising steps; None: the confidence threshold decides
@@ -70,6 +74,10 @@ def _check_setting(name: str, value: Any) -> Any:
         ):
             raise ValueError("must be cpu, cuda, cuda:N, auto or null")
         return value
+    if name == "dtype":
+        if value not in DTYPES:
+            raise ValueError(f"must be one of {', '.join(DTYPES)} or null")
+        return value
     if name in ("steps", "max_span_tokens", "max_context_tokens", "diagnostics_delay_ms"):
         if value is None and name == "steps":
             return None
@@ -98,9 +106,10 @@ def _check_setting(name: str, value: Any) -> Any:
     raise AssertionError(name)
 
 
-# Settings where null means "as the server was started" (`diffill serve --model/--device`):
-# editors send every declared setting, null included, and must not override the command line.
-_NULL_IS_DEFAULT = frozenset({"model", "device"})
+# Settings where null means "as the server was started" (`diffill serve --model/--device/
+# --dtype`): editors send every declared setting, null included, and must not override the
+# command line.
+_NULL_IS_DEFAULT = frozenset({"model", "device", "dtype"})
 
 
 def parse_settings(
