@@ -32,9 +32,7 @@ def linears(model: nn.Module) -> list[nn.Module]:
 
 
 def quantised(model: nn.Module) -> list[nn.Module]:
-    return [
-        m for m in model.modules() if isinstance(m, torch.ao.nn.quantized.dynamic.Linear)
-    ]
+    return [m for m in model.modules() if isinstance(m, torch.ao.nn.quantized.dynamic.Linear)]
 
 
 def test_auto_is_bf16_exactly_where_bf16_is_fast(monkeypatch):

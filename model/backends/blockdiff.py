@@ -44,9 +44,11 @@ from .. import fim
 from ..backend import InfillError, InfillRequest, InfillResult, ModelFacts
 from ..checkpoint import BLOCK_MODEL_TYPE
 from ..fim import fim_tokens
+from ..precision import Precision
 from ..requests import InfillBackend, OnStep, remask_canvas, touch_up_canvas, validate
 from ..sampler import CancelHandle, Cancelled, SamplerOptions, Step, commit_step, propose
 from ..tokenizer import CodeTokenizer
+from .steps import Steps
 from .transformer import DiffusionLM, KVBuffer
 
 # Chunk of a context encoding: a change at token i re-encodes from the chunk holding i.
@@ -123,7 +125,11 @@ class ContextCache:
             b = min(a + CHUNK, len(ids))
             tokens = torch.tensor([ids[a:b]], device=device)
             positions = torch.arange(a, b, device=device)[None]
-            self.model.hidden(tokens, positions, _causal_mask(a, b, device), entry.buffer, a)
+            # The first chunk is all there is: the causal kernel, no mask. Later chunks see
+            # every slot before them as well. Either way a chunk is computed the same way
+            # whether the encode is fresh or incremental.
+            mask = None if a == 0 else _causal_mask(a, b, self.dtype, device)
+            self.model.hidden(tokens, positions, mask, entry.buffer, a, causal=a == 0)
         entry.ids = list(ids)
         return entry, len(ids) - reuse
 
@@ -136,11 +142,13 @@ def _common_prefix(a: list[int], b: list[int]) -> int:
     return i
 
 
-def _causal_mask(a: int, b: int, device) -> torch.Tensor:
-    """(1, 1, b-a, b): query a+i sees keys 0..a+i."""
+def _causal_mask(a: int, b: int, dtype: torch.dtype, device) -> torch.Tensor:
+    """(1, 1, b-a, b) additive bias in `dtype`: query a+i sees keys 0..a+i. (A bool mask
+    would be converted to this on every layer's call.)"""
     q = torch.arange(a, b, device=device)[:, None]
     k = torch.arange(b, device=device)[None, :]
-    return (k <= q)[None, None]
+    bias = torch.zeros(b - a, b, dtype=dtype, device=device)
+    return bias.masked_fill_(k > q, float("-inf"))[None, None]
 
 
 @dataclass
@@ -166,6 +174,7 @@ def decode(
     min_tokens: int = 0,
     on_step: Callable[[list[int], Step], None] | None = None,
     cancel: CancelHandle | None = None,
+    runner: Steps | None = None,
 ) -> BlockResult:
     """Write the middle after a context whose keys/values fill `entry`'s slots 0..n-1.
 
@@ -179,6 +188,8 @@ def decode(
     min_tokens: <end> is forbidden before this many tokens (a fixed length).
     on_step: called with (tokens so far, Step) after every step.
     cancel: anything with `is_set()`; checked before every step (raises `Cancelled`).
+    runner: runs each denoising step (eager, compiled, or a CUDA graph once
+        `Steps.prepare` ran); None runs the network eagerly.
     """
     if block_size < 1:
         raise ValueError("block size must be >= 1")
@@ -210,7 +221,10 @@ def decode(
             block_step += 1
             steps += 1
             calls += 1
-            h, _ = model.hidden(tokens, positions, None, entry.buffer, clean)
+            if runner is not None:
+                h = runner.block(tokens, positions, entry.buffer, clean)
+            else:
+                h, _ = model.hidden(tokens, positions, None, entry.buffer, clean)
             logits = model.token_logits(h[:, :width]).float()  # (1, W, V): slot i -> token i
             logits[..., forbidden] = float("-inf")
             if end_from:
@@ -251,7 +265,7 @@ def decode(
         model.hidden(
             tokens[:, 1:],
             positions[:, 1:],
-            _causal_mask(clean, clean + width, device),
+            _causal_mask(clean, clean + width, entry.buffer.k[0].dtype, device),
             entry.buffer,
             clean,
         )
@@ -308,6 +322,7 @@ class BlockInfiller(InfillBackend[SamplerOptions]):
         trained_context_tokens: int = DEFAULT_CONTEXT_TOKENS,
         folder: Path | None = None,
         training: dict | None = None,
+        precision: Precision | None = None,
     ) -> None:
         """block_size, fim_order: the layout the model was trained with.
         max_context_tokens: the context budget (default: what it was trained on).
@@ -319,7 +334,9 @@ class BlockInfiller(InfillBackend[SamplerOptions]):
         if block_size < 1:
             raise InfillError(f"block size must be a positive integer, not {block_size!r}")
         config = {**model.cfg.to_dict(), "block_size": block_size, "fim_order": fim_order}
-        facts = ModelFacts.of(model, config, name, BLOCK_MODEL_TYPE, folder, training)
+        facts = ModelFacts.of(
+            model, config, name, BLOCK_MODEL_TYPE, folder, training, precision=precision
+        )
         super().__init__(
             model, tokenizer, facts, max_context_tokens, max_span_tokens, trained_context_tokens
         )
@@ -333,6 +350,16 @@ class BlockInfiller(InfillBackend[SamplerOptions]):
         forbidden = torch.zeros(model.cfg.vocab_size, dtype=torch.bool)
         forbidden[sorted(tokenizer.special_ids - {self.ids.end})] = True
         self.forbidden = forbidden.to(self.device)
+        self.steps = Steps(model)
+
+    def warm_up(self) -> None:
+        """Compile the denoising step (CPU; reusing the on-disk cache) or arrange CUDA
+        graphs for it, and run a request of two blocks (a full one and a short one) so
+        that the first real request pays for neither. Its context stays in the cache,
+        the least recently used entry (its buffer and graph are reused, not reallocated)."""
+        self.steps.prepare(block_width=self.block_size)
+        length = min(self.block_size + 1, self.max_span_tokens)
+        self.infill("def f(x):\n    return ", "\n", length=length)
 
     def context(self, prefix: str, suffix: str) -> list[int]:
         """The context ids of a request, trimmed on stable boundaries, ending with <mid>."""
@@ -422,6 +449,7 @@ class BlockInfiller(InfillBackend[SamplerOptions]):
                     min_tokens=r.length or 0,
                     on_step=stream,
                     cancel=cancel,
+                    runner=self.steps,
                 )
             conf = res.confidence
             results.append(

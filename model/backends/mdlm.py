@@ -19,6 +19,7 @@ import torch
 
 from ..backend import InfillError, ModelFacts
 from ..checkpoint import MODEL_TYPE
+from ..precision import Precision
 from ..requests import CanvasBackend, ContextIds, Row
 from ..sampler import (
     CancelHandle,
@@ -30,6 +31,7 @@ from ..sampler import (
     denoise,
 )
 from ..tokenizer import CodeTokenizer
+from .steps import Steps
 from .transformer import DiffusionLM, group_mask
 
 
@@ -48,14 +50,27 @@ class Infiller(CanvasBackend[tuple[Context, list[int]]]):
         max_context_tokens: int | None = None,
         folder: Path | None = None,
         training: dict | None = None,
+        precision: Precision | None = None,
     ) -> None:
         if tokenizer.vocab_size != model.cfg.vocab_size:
             raise InfillError("tokenizer and model disagree on the vocabulary size")
-        facts = ModelFacts.of(model, model.cfg.to_dict(), name, MODEL_TYPE, folder, training)
+        facts = ModelFacts.of(
+            model, model.cfg.to_dict(), name, MODEL_TYPE, folder, training, precision=precision
+        )
         super().__init__(model, tokenizer, facts, max_context_tokens, model.cfg.span_positions - 1)
         t = tokenizer
         self.forbidden_ids = tuple(sorted(t.special_ids - {t.pad_id}))
         self.slack_ids = frozenset({t.pad_id})
+        self.steps = Steps(model)
+
+    def warm_up(self) -> None:
+        """Compile the denoising step (reusing the on-disk cache; eager on CUDA, where the
+        block model's step has graphs), then run a request with the model choosing the
+        length (the length probe, candidate rows of two lengths, so a mask) and one of a
+        fixed length (no mask), so that the first real request pays for neither."""
+        self.steps.prepare()
+        super().warm_up()
+        self.infill("def f(x):\n    return ", "\n", length_candidates=2)
 
     @torch.no_grad()
     def logits(self, token_ids: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
@@ -137,4 +152,5 @@ class Infiller(CanvasBackend[tuple[Context, list[int]]]):
             options=options,
             on_step=on_step,
             cancel=cancel,
+            runner=self.steps,
         )

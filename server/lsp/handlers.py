@@ -45,8 +45,8 @@ def build_server(
     name: str = "diffill",
 ) -> DiffillServer:
     """A diffill Language Server driving `backend`, or, without one, the model `loader`
-    loads (called as `loader(folder, device=...)` on the worker thread after `initialized`
-    and again when the model settings change)."""
+    loads (called as `loader(folder, device=..., dtype=...)` on the worker thread after
+    `initialized` and again when the model settings change)."""
     server = DiffillServer(backend, loader, settings, name)
 
     @server.feature(types.INITIALIZE)

@@ -52,7 +52,7 @@ STATUS = "diffill/status"
 class Loader(Protocol):
     """How the server loads the model its settings name (`diffill.model.load` fits)."""
 
-    def __call__(self, folder: str | None, *, device: str) -> Backend: ...
+    def __call__(self, folder: str | None, *, device: str, dtype: str) -> Backend: ...
 
 
 class RequestFailed(JsonRpcException):
@@ -97,7 +97,8 @@ class DiffillServer(LanguageServer):
         self.defaults = settings or Settings()  # what null and invalid values fall back to
         self.settings = self.defaults
         self.model_problem = ""  # why the model named by the settings did not load
-        self._model_wanted: tuple[str | None, str] | None = None  # last (folder, device) asked
+        # the last (folder, device, dtype) asked for
+        self._model_wanted: tuple[str | None, str, str] | None = None
         self.documents = Documents()
         self.encoding = Encoding.UTF16
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -222,7 +223,7 @@ class DiffillServer(LanguageServer):
         for problem in problems:
             self.show(types.MessageType.Warning, f"diffill: {problem}")
         old, self.settings = self.settings, new
-        if (new.model, new.device) != (old.model, old.device):
+        if (new.model, new.device, new.dtype) != (old.model, old.device, old.dtype):
             self.load_model()
         if (new.diagnostics, new.diagnostics_delay_ms) != (
             old.diagnostics,
@@ -251,15 +252,16 @@ class DiffillServer(LanguageServer):
                 log.info("the model was given when the server was built; diffill.model is ignored")
             return
         loader, folder, device = self.loader, self.settings.model, self.settings.device
-        if self._model_wanted == (folder, device):
+        dtype = self.settings.dtype
+        if self._model_wanted == (folder, device, dtype):
             return  # loaded, or its load is queued already
-        self._model_wanted = wanted = (folder, device)
+        self._model_wanted = wanted = (folder, device, dtype)
 
         def run() -> None:
             if self._model_wanted != wanted:
                 return  # the settings changed again: a newer load is queued
             try:
-                backend = loader(folder, device=device)
+                backend = loader(folder, device=device, dtype=dtype)
             except Exception as err:  # a folder that does not load keeps the old model
                 where = folder or "the shipped model"
                 problem = f"cannot load the model ({where}, device {device}): {err}"
@@ -270,8 +272,18 @@ class DiffillServer(LanguageServer):
             self.model_problem = ""
             log.info("model %s loaded on %s", backend.facts.name, backend.facts.device)
             self.call_on_loop(self.send_status)
+            self._warm_up(backend)
 
         self.worker.submit(run, cancel=threading.Event(), droppable=False)
+
+    @staticmethod
+    def _warm_up(backend: Backend) -> None:
+        """Pay the model's one-time costs (compiling its step, or reading the compiled
+        step from disk; first allocations) now, on the worker, before the first request."""
+        try:
+            backend.warm_up()
+        except Exception as err:  # a model that cannot warm up still serves, only slower
+            log.warning("warming up the model failed: %s", err)
 
     def _model_failed(self, problem: str) -> None:
         self.model_problem = problem
