@@ -16,9 +16,11 @@ backend `load` picked for its folder. The package:
     tokenizer.py      byte-level BPE, lossless for any Unicode text
     checkpoint.py     diffill's model folder: config.json, safetensors shards, tokenizer
     hardware.py       device, bf16 and dtype choice
+    fim.py            the block model's fill-in-the-middle layout (sentinels, stable
+                      trimming), shared by its training and its backend
     evaluation.py     infilling tasks and their scores (exact match, parse rate, pass@1)
-    backends/         one per model family (diffill's masked diffusion, its autoregressive
-                      peer, the open checkpoints), and diffill's transformer
+    backends/         one per model family (diffill's block diffusion and masked diffusion,
+                      its autoregressive peer, the open checkpoints), and diffill's transformer
     training/         corpus, span sampling, objectives, the training loop
     weights/default/  the shipped model
 

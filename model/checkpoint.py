@@ -37,9 +37,12 @@ class CheckpointError(RuntimeError):
 
 @dataclass
 class Checkpoint:
+    """A loaded diffill model folder (or a network built in memory: folder None); each of
+    diffill's own backends is built from one."""
+
     model: DiffusionLM
     tokenizer: CodeTokenizer
-    folder: Path
+    folder: Path | None = None
     # Free-form facts recorded at save time (training tokens, held-out loss, ...).
     info: dict = field(default_factory=dict)
     # The block model's layout: fim_order, block_size, context_tokens.

@@ -49,40 +49,13 @@ def load(
         )
     # diffill's own folder: the block model's, the peer's, or the masked-diffusion
     # model's (whose loading names a folder of any other model_type).
-    model_type = checkpoint.read_config(path).get("model_type")
-    if model_type == checkpoint.BLOCK_MODEL_TYPE:
-        ckpt = checkpoint.load(path, device, checkpoint.BLOCK_MODEL_TYPE, dtype)
-        layout = ckpt.layout
-        try:
-            block_size = int(layout["block_size"])
-            fim_order = str(layout["fim_order"])
-            trained = int(layout.get("context_tokens", 1024))
-        except (KeyError, TypeError, ValueError) as err:
-            raise checkpoint.CheckpointError(
-                f"{path / 'config.json'}: the block model's layout lacks {err}"
-            ) from None
-        return BlockInfiller(
-            ckpt.model,
-            ckpt.tokenizer,
-            name,
-            block_size=block_size,
-            fim_order=fim_order,
-            max_context_tokens=max_context_tokens,
-            trained_context_tokens=trained,
-            folder=path,
-            training=ckpt.info,
-            precision=ckpt.precision,
-        )
-    peer = model_type == checkpoint.AR_MODEL_TYPE
-    model_type = checkpoint.AR_MODEL_TYPE if peer else checkpoint.MODEL_TYPE
-    ckpt = checkpoint.load(path, device, model_type, dtype)
-    backend = ARInfiller if peer else Infiller
-    return backend(
-        ckpt.model,
-        ckpt.tokenizer,
-        name,
-        max_context_tokens=max_context_tokens,
-        folder=path,
-        training=ckpt.info,
-        precision=ckpt.precision,
-    )
+    model_type = str(checkpoint.read_config(path).get("model_type"))
+    backends = {
+        checkpoint.BLOCK_MODEL_TYPE: BlockInfiller,
+        checkpoint.AR_MODEL_TYPE: ARInfiller,
+    }
+    # Any other model_type is the masked-diffusion model's loading to name as wrong.
+    backend = backends.get(model_type, Infiller)
+    read_as = model_type if backend is not Infiller else checkpoint.MODEL_TYPE
+    ckpt = checkpoint.load(path, device, read_as, dtype)
+    return backend(ckpt, name, max_context_tokens=max_context_tokens)

@@ -11,6 +11,7 @@ from pytest_lsp import ClientServerConfig, LanguageClient
 from diffill.model import DEFAULT_MODEL
 from diffill.model.backends.mdlm import Infiller
 from diffill.model.backends.transformer import DiffusionLM, ModelConfig, config_for_size
+from diffill.model.checkpoint import Checkpoint
 from diffill.model.tokenizer import CodeTokenizer
 
 from .lsp_harness import CLIENTS, Editor, gate_path, server_command, server_env
@@ -38,7 +39,7 @@ def tiny(tokenizer) -> DiffusionLM:
 def infiller(tiny, tokenizer) -> Infiller:
     # A small span budget keeps random-length candidates short, so tests stay fast.
     model = tiny_model(tokenizer.vocab_size, span_positions=48)
-    return Infiller(model, tokenizer, name="tiny-random")
+    return Infiller(Checkpoint(model, tokenizer), name="tiny-random")
 
 
 # -- Language Server tests (pytest-lsp) -------------------------------------------------------

@@ -13,8 +13,13 @@ small injected model, served over stdio like `diffill serve`.
   stdout, which must not reach the protocol stream.
 - `tiny`: the tiny random network of tests/conftest.py with the shipped tokenizer.
 
-A test-only command `diffill.test.counts` answers how many times the model ran and how
-many runs their cancellation stopped.
+Test-only commands: `diffill.test.counts` answers how many times the model ran and how
+many runs their cancellation stopped, once the diagnostics in flight are published;
+`diffill.test.document` the server's own view of a document (version, text, whether it
+lost track of it), which state-sync tests compare with the editor's. `--load` hands the
+server a loader instead of the model, as `diffill serve` does, so the model loads after
+`initialized`; $DIFFILL_TEST_CLIENT_TIMEOUT_S shortens how long the server waits for
+answers to its own requests.
 
 Client end: `Editor`, the editor the tests play: it opens buffers, applies
 `workspace/applyEdit` like a real editor (refusing a stale versioned edit, then sending the
@@ -43,6 +48,8 @@ from lsprotocol import types
 
 ROOT = Path(__file__).resolve().parents[1]
 GATE_ENV = "DIFFILL_TEST_GATE"
+# Seconds the server waits for an answer to its own requests (applyEdit, configuration).
+CLIENT_TIMEOUT_ENV = "DIFFILL_TEST_CLIENT_TIMEOUT_S"
 MAX_SLOW_STEPS = 1000  # 20 ms each: a test that forgets the gate fails after 20 s
 
 
@@ -121,6 +128,9 @@ class StandIn:
             candidates=[len(ids)],
         )
 
+    def warm_up(self) -> None:
+        pass  # nothing compiled, nothing to allocate
+
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text))
 
@@ -141,39 +151,77 @@ def _marked(context: str, word: str) -> bool:
 def tiny_infiller() -> Any:
     from diffill.model import DEFAULT_MODEL
     from diffill.model.backends.mdlm import Infiller
+    from diffill.model.checkpoint import Checkpoint
     from diffill.model.tokenizer import CodeTokenizer
 
     from .conftest import tiny_model
 
     tokenizer = CodeTokenizer.from_file(DEFAULT_MODEL / "tokenizer.json")
-    return Infiller(tiny_model(tokenizer.vocab_size, span_positions=48), tokenizer, "tiny-random")
+    net = tiny_model(tokenizer.vocab_size, span_positions=48)
+    return Infiller(Checkpoint(net, tokenizer), "tiny-random")
 
 
 def main() -> None:
+    import faulthandler
+    import signal
+
     from diffill.server.lsp import build_server, serve
+
+    # Tests that see a hang send SIGUSR1 and read every thread's stack from stderr.
+    faulthandler.register(signal.SIGUSR1)
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", choices=["scripted", "tiny"], default="scripted")
+    ap.add_argument(
+        "--load",
+        action="store_true",
+        help="give the server a loader (as `diffill serve` does) instead of the model itself",
+    )
     args = ap.parse_args()
     gate = os.environ.get(GATE_ENV)
     model = StandIn(Path(gate) if gate else None) if args.model == "scripted" else tiny_infiller()
-    server = build_server(model)
+    timeouts = {}
+    if os.environ.get(CLIENT_TIMEOUT_ENV):
+        timeouts["client_timeout_s"] = float(os.environ[CLIENT_TIMEOUT_ENV])
+    if args.load:
+        server = build_server(loader=lambda folder, device, dtype: model, **timeouts)
+    else:
+        server = build_server(model, **timeouts)
 
     @server.command("diffill.test.counts")
-    def counts(*_: object) -> dict[str, int]:
+    async def counts(*_: str) -> dict[str, int]:
+        # Answered once the diagnostics in flight are published: `Editor.round_trip` then
+        # means "everything sent before has been handled".
+        await server.settled()
         return model.counts() if isinstance(model, StandIn) else {}
 
-    serve(server)
+    # Not `*arguments: object`: pygls would pass the server first (it is an object).
+    @server.command("diffill.test.document")
+    def document(*arguments: str) -> dict[str, Any] | None:
+        """The server's own view of a document: its version, its text (None while the
+        server has lost track of it) and why it lost track."""
+        (uri,) = arguments
+        od = server.documents.get(str(uri))
+        if od is None:
+            return None
+        text = od.doc.text if not od.lost else None
+        return {"version": od.version, "text": text, "lost": od.lost}
+
+    sys.exit(serve(server))
 
 
-def server_command(model: str = "scripted") -> list[str]:
-    return [sys.executable, "-m", "tests.lsp_harness", "--model", model]
+def server_command(model: str = "scripted", load: bool = False) -> list[str]:
+    return [sys.executable, "-m", "tests.lsp_harness", "--model", model] + (
+        ["--load"] if load else []
+    )
 
 
-def server_env(gate: Path | None = None) -> dict[str, str]:
+def server_env(gate: Path | None = None, client_timeout_s: float | None = None) -> dict[str, str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     if gate is not None:
         env[GATE_ENV] = str(gate)
+    if client_timeout_s is not None:
+        env[CLIENT_TIMEOUT_ENV] = str(client_timeout_s)
     return env
 
 

@@ -12,9 +12,10 @@ import torch
 
 from diffill.model import CheckpointError, checkpoint, evaluation, load
 from diffill.model.backends.autoregressive import ARInfiller, sentinels
+from diffill.model.checkpoint import Checkpoint
 from diffill.model.training.corpus import TRAIN, build
 from diffill.model.training.fim import causal_loss, collate, fim_example
-from diffill.model.training.loop import ExampleStream
+from diffill.model.training.stream import ExampleStream
 from diffill.server import cli
 
 from .conftest import tiny_model
@@ -78,7 +79,7 @@ def test_causal_model_does_not_look_ahead(tokenizer):
 
 
 def test_cached_decoding_equals_full_recomputation(tokenizer):
-    peer = ARInfiller(causal(tokenizer), tokenizer)
+    peer = ARInfiller(Checkpoint(causal(tokenizer), tokenizer))
     prefix, suffix = "def add(a, b):\n    ", "\n\nprint(add(1, 2))\n"
     got = peer.infill(prefix, suffix, length=10, min_new_tokens=10)
     seq = peer.prompt(prefix, suffix)

@@ -22,6 +22,7 @@ from diffill.model import (
     load,
 )
 from diffill.model.backends.autoregressive import ARInfiller, sentinels
+from diffill.model.checkpoint import Checkpoint
 
 from .conftest import tiny_model
 from .open_checkpoints import dream_folder
@@ -113,7 +114,7 @@ def test_context_budget_is_checked(folders):
 
 @pytest.fixture(scope="module")
 def peer(tokenizer) -> ARInfiller:
-    return ARInfiller(tiny_model(tokenizer.vocab_size, seed=4, causal=True), tokenizer)
+    return ARInfiller(Checkpoint(tiny_model(tokenizer.vocab_size, seed=4, causal=True), tokenizer))
 
 
 def test_peer_answers_with_an_infill_result(peer, tokenizer):

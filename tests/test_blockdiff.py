@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from diffill.model import DEFAULT_MODEL, Backend, checkpoint, evaluation, fim, load
+from diffill.model import DEFAULT_MODEL, Backend, Cancelled, checkpoint, evaluation, fim, load
 from diffill.model.backends.blockdiff import CHUNK, BlockInfiller, ContextCache
 from diffill.model.backends.transformer import DiffusionLM, config_for_size
+from diffill.model.checkpoint import Checkpoint
 from diffill.model.requests import touch_up_canvas
 from diffill.model.tokenizer import CodeTokenizer
 from diffill.model.training import blockdiff as bdo
@@ -44,15 +45,10 @@ def model(tok) -> DiffusionLM:
     return DiffusionLM(cfg).eval()
 
 
-def make(model, tok, **kw) -> BlockInfiller:
-    kw = {
-        "block_size": 8,
-        "fim_order": "spm",
-        "max_context_tokens": 512,
-        "max_span_tokens": 40,
-        **kw,
-    }
-    return BlockInfiller(model, tok, **kw)
+def make(model, tok, block_size=8, **kw) -> BlockInfiller:
+    layout = {"block_size": block_size, "fim_order": "spm", "context_tokens": 512}
+    kw = {"max_span_tokens": 40, **kw}
+    return BlockInfiller(Checkpoint(model, tok, layout=layout), **kw)
 
 
 def test_fim_tokens_are_appended_and_never_come_from_text(tok):
@@ -161,13 +157,10 @@ def test_examples_put_every_block_token_under_loss_exactly_once(tok):
         text,
         (a, a + 9),
         rng,
-        objective="block-mixed",
-        block_size=4,
-        order="spm",
+        bdo.BlockOptions("block-mixed", block_size=4, extra_block_share=0.0),
         max_tokens=256,
         at_file_start=True,
         at_file_end=True,
-        extra_block_share=0.0,
     )
     assert ex is not None
     mid = tok.encode(text[a : a + 9])
@@ -180,6 +173,24 @@ def test_examples_put_every_block_token_under_loss_exactly_once(tok):
     assert (
         clean[0] == ids.suf and ids.pre in clean and clean[ex.n_clean - n_blocks * 4 - 1] == ids.mid
     )
+
+
+def test_compiled_training_batches_have_one_length_and_keep_the_middle(tok):
+    """With a length bound (compiled training), examples never exceed it; context blocks
+    are dropped before the middle's groups are."""
+    text = "".join(f"value_{i} = compute({i}, scale=2)\n" for i in range(60))
+    a = text.index("value_30")
+    span = (a, text.index("\n", a))
+    loose = bdo.BlockOptions("block-mixed", block_size=8, extra_block_share=0.5)
+    tight = dataclasses.replace(loose, max_total=420)
+    big = bdo.block_example(tok, text, span, random.Random(0), loose, max_tokens=360)
+    small = bdo.block_example(tok, text, span, random.Random(0), tight, max_tokens=360)
+    assert big is not None and small is not None
+    assert len(big) > 420 >= len(small)
+    middle_groups = {g for g, m in zip(small.group, small.in_middle) if g > 0 and m}
+    assert len(middle_groups) == 2 * -(-(len(tok.encode(text[span[0] : span[1]])) + 1) // 8)
+    batch = bdo.collate([small], tok, pad_to=420)
+    assert batch.inputs.shape == (1, 420)
 
 
 def test_trimming_is_stable_as_the_prefix_grows():
@@ -268,3 +279,44 @@ def test_a_warm_start_copies_weights_and_grows_the_embedding(small_corpus, tmp_p
     assert torch.allclose(tok_model.embed.weight[-1].detach(), saved.mean(0), atol=1e-6)
     down = net.blocks[0].mlp.down.weight.detach().to(torch.bfloat16).float()
     assert torch.equal(tok_model.blocks[0].mlp.down.weight.detach(), down)
+
+
+def test_a_repair_remasks_only_near_the_error_and_cancel_stops_between_steps(model, tok):
+    inf = make(model, tok, block_size=32)
+    middle = "total = price * (1 + rate"
+    broken = middle.index("(")
+    steps: list = []
+    inf.infill(
+        PREFIX,
+        SUFFIX,
+        middle=middle,
+        remask=[(broken, len(middle))],
+        on_step=lambda _, s: steps.append(s),
+    )
+    ids, spans = tok.encode_with_offsets(middle)
+    far = [k for k, (a, b) in enumerate(spans) if b < broken - 4]
+    assert far and all(steps[0].tokens[0, k] == ids[k] for k in far)  # kept as written
+
+    class AfterTwo:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def is_set(self) -> bool:
+            self.calls += 1
+            return self.calls > 2
+
+    with pytest.raises(Cancelled):
+        make(model, tok).infill(PREFIX, SUFFIX, cancel=AfterTwo())
+
+
+def test_sampling_options_reach_the_block_decoder(model, tok):
+    inf = make(model, tok)
+    greedy = inf.infill(PREFIX, SUFFIX, length=12)
+    hot = inf.infill(PREFIX, SUFFIX, length=12, temperature=1.5, top_p=0.9, seed=7)
+    assert hot.tokens != greedy.tokens and len(hot.tokens) == 12
+    # Remasking doubtful tokens (self-correction; a sampler option, which `infill` cannot
+    # take by that name since its own `remask` is the repair ranges) still ends the decode.
+    [fixed] = inf.infill_batch([(PREFIX, SUFFIX)], length=12, remask=0.5)
+    assert len(fixed.tokens) == 12
+    with pytest.raises(ValueError, match="unknown sampler option"):
+        inf.infill(PREFIX, SUFFIX, temprature=1.0)

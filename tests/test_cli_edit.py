@@ -138,3 +138,15 @@ def test_end_to_end_with_the_shipped_model(tmp_path):
     lang = syntax.language_for_name("python")
     assert syntax.count_errors(syntax.parse(after.encode(), lang), lang) == 0
     assert example.read_text() == (ROOT / "examples" / "shapes.py").read_text()  # a dry run
+
+
+def test_refactor_names_the_skipped_files_without_json(tmp_path, scripted, capsys):
+    (tmp_path / "a.py").write_text(TODO)
+    for i in range(7):
+        (tmp_path / f"b{i}.py").write_bytes(b"\x00\x01")
+    (tmp_path / "notes.txt").write_text("hello\n")
+    assert cli.main(["refactor", str(tmp_path), "--select", "todo"]) == 0
+    err = capsys.readouterr().err
+    assert "notes.txt" in err  # named, not only counted
+    assert "b0.py" in err and "b4.py" in err and "and 2 more" in err
+    assert "--json lists every skipped file" in err

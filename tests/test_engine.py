@@ -97,7 +97,8 @@ def test_an_edit_never_leaves_more_syntax_errors(tokenizer):
         model = ScriptedInfiller(tokenizer, [out])
         r = edit(doc, lang, EditRequest(Intent.FILL, at, at), model)
         assert r.status is Status.REJECTED, out
-        assert r.edits == []
+        assert not r.changed  # never applied; its edits are kept only for a client to show
+        assert "syntax error" in r.reason
 
 
 def test_unsupported_language_is_reported():
@@ -171,9 +172,9 @@ def test_the_document_is_not_parsed_again_and_each_candidate_once(tokenizer, mon
     sources: list[bytes] = []
     real = parsed_module.parse
 
-    def counting(source, lang, old_tree=None):
+    def counting(source, lang, old_tree=None, timeout_s=None):
         sources.append(source)
-        return real(source, lang, old_tree)
+        return real(source, lang, old_tree, timeout_s)
 
     monkeypatch.setattr(parsed_module, "parse", counting)
     at = doc.text.index("pass")

@@ -305,6 +305,14 @@ def test_the_model_chooses_short_spans_when_it_predicts_slack(tmp_path):
     assert r.candidates == [1] and r.text == "" and r.tokens == []
 
 
+def test_a_small_window_caps_the_span_instead_of_refusing_the_folder(tmp_path):
+    folder = dream_folder(tmp_path / "m", "dream", shards=1)
+    _edit_json(folder / "config.json", max_position_embeddings=256)
+    inf = load(folder)
+    assert inf.max_span_tokens == 128
+    assert inf.infill(PREFIX, SUFFIX).tokens is not None
+
+
 def test_cli_fill_with_an_open_checkpoint(tmp_path, capsys):
     from diffill.server.cli import main
 

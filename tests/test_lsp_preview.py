@@ -44,10 +44,14 @@ async def test_preview_streams_each_step_then_the_result(editor: Editor):
             "step": i,
             "steps": 3,
             "done": False,
+            "phase": "denoising",
         }
         for i in (1, 2, 3)
-    ] + [{"uri": uri, "range": where, "text": NEW, "step": 3, "steps": 3, "done": True}]
-    assert editor.previews == expected
+    ]
+    # Then each phase after denoising, with the last text, then the result.
+    checking = {**expected[-1], "phase": "checking the result"}
+    done = {"uri": uri, "range": where, "text": NEW, "step": 3, "steps": 3, "done": True}
+    assert editor.previews == [*expected, checking, {**done, "phase": "done"}]
 
 
 async def test_preview_of_an_edit_that_fails_restores_the_span(editor: Editor):
@@ -57,6 +61,6 @@ async def test_preview_of_an_edit_that_fails_restores_the_span(editor: Editor):
     rng = editor.range(uri, "total = a + b")
     editor.previews.clear()
     result = await editor.command("diffill.server.rewrite", editor.edit_argument(uri, rng))
-    assert result["applied"] is False and "syntax errors" in result["reason"]
+    assert result["applied"] is False and "syntax error" in result["reason"]
     assert editor.previews[-1]["done"] is True
     assert editor.previews[-1]["text"] == "total = a + b"

@@ -36,12 +36,15 @@ def expected_reports(title: str, end: str) -> list:
         ),
         *(
             types.WorkDoneProgressReport(
-                message=f"step {i}/{STEPS}, {STEPS - i} tokens still masked",
-                percentage=100 * i // STEPS,
+                message=f"denoising: step {i}/{STEPS}, {STEPS - i} tokens still masked",
+                # 100 only at the end: checking (and repairing) the result comes after.
+                percentage=min(99, 100 * i // STEPS),
                 cancellable=True,
             )
             for i in range(1, STEPS + 1)
         ),
+        # Every phase after denoising is reported too: the client never sits on "step 4".
+        types.WorkDoneProgressReport(message="checking the result", cancellable=True),
         types.WorkDoneProgressEnd(message=end),
     ]
 
@@ -83,5 +86,6 @@ async def test_preview_only_when_asked_for(editor: Editor):
     uri = editor.open(DOC)
     argument = editor.edit_argument(uri, editor.range(uri, "total = a + b"))
     assert await editor.command("diffill.server.rewrite", argument) == {"applied": True}
-    assert [p["step"] for p in editor.previews] == [*range(1, STEPS + 1), STEPS]
+    assert [p["step"] for p in editor.previews] == [*range(1, STEPS + 1), STEPS, STEPS]
+    assert [p["phase"] for p in editor.previews[-2:]] == ["checking the result", "done"]
     assert editor.previews[-1]["done"] and editor.previews[-1]["text"] == "total = a * b"

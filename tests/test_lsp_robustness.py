@@ -111,3 +111,58 @@ async def test_a_stray_print_does_not_corrupt_the_protocol(editor: Editor):
     argument = editor.edit_argument(uri, editor.range(uri, "total = a + b"))
     assert await editor.command("diffill.server.rewrite", argument) == {"applied": True}
     assert (await editor.counts())["calls"] >= 1
+
+
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        ({"intent": []}, "intent"),
+        ({"intent": {"a": 1}}, "intent"),
+        ({"intent": "fill", "version": 1.5}, "version"),
+        ({"intent": "fill", "version": True}, "version"),
+        ({"intent": "fill", "version": 1, "strength": "x"}, "strength"),
+        ({"intent": "fill", "version": 1, "uri": 5}, "uri"),
+    ],
+)
+async def test_code_action_data_of_the_wrong_shape(editor: Editor, data: dict, says: str):
+    uri = editor.open(DOC)
+    rng = editor.range(uri, "total = a + b")
+    argument = {**editor.edit_argument(uri, rng), **data}
+    action = {"title": "Rewrite selection", "data": argument}
+    error = await error_of(editor.raw_request(types.CODE_ACTION_RESOLVE, action))
+    assert error.code == INVALID_PARAMS and says in error.message
+
+
+@pytest.mark.parametrize("only", [[1], [None], "quickfix", [["quickfix"]]])
+async def test_a_code_action_kind_that_is_not_a_string(editor: Editor, only):
+    uri = editor.open(DOC)
+    params = {
+        "textDocument": {"uri": uri},
+        "range": editor.edit_argument(uri, editor.range(uri, "total"))["range"],
+        "context": {"diagnostics": [], "only": only},
+    }
+    error = await error_of(editor.raw_request(types.TEXT_DOCUMENT_CODE_ACTION, params))
+    assert error.code == INVALID_PARAMS and "only" in error.message
+
+
+@pytest.mark.parametrize(
+    "position",
+    [{"line": 0, "character": 2**31}, {"line": -1, "character": 0}, {"line": 1.5, "character": 0}],
+)
+async def test_positions_out_of_the_protocols_range(editor: Editor, position: dict):
+    uri = editor.open(DOC)
+    params = {
+        "textDocument": {"uri": uri},
+        "range": {"start": position, "end": position},
+        "context": {"diagnostics": []},
+    }
+    error = await error_of(editor.raw_request(types.TEXT_DOCUMENT_CODE_ACTION, params))
+    assert error.code == INVALID_PARAMS
+
+
+async def test_no_error_popups_for_malformed_input(editor: Editor):
+    editor.raw_notify(types.TEXT_DOCUMENT_DID_CHANGE, {"textDocument": 42})
+    editor.raw_notify(types.TEXT_DOCUMENT_DID_OPEN, {"textDocument": {"uri": 1}})
+    await editor.round_trip()
+    popups = [m.message for m in editor.client.messages if "Error in server" in m.message]
+    assert popups == []

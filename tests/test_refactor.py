@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -171,3 +173,84 @@ def test_parsing_in_several_processes_gives_the_same_result(tmp_path, tokenizer)
     two, s2 = run([tmp_path], ScriptedInfiller(tokenizer, ["return 1"]), select="todo", jobs=2)
     assert [o.new_text for o in one] == [o.new_text for o in two]
     assert s1.changed == s2.changed == 8
+
+
+def git_tree(path: Path) -> Callable[..., None]:
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(path), *args], check=True, capture_output=True)
+
+    git("init", "-q")
+    git("config", "user.email", "t@example.com")
+    git("config", "user.name", "t")
+    return git
+
+
+def test_an_untracked_file_counts_as_an_uncommitted_change(tmp_path, tokenizer):
+    git = git_tree(tmp_path)
+    write(tmp_path / "kept.py", TODO_FILE)
+    git("add", ".")
+    git("commit", "-qm", "init")
+    untracked = write(tmp_path / "new.py", TODO_FILE)
+    with pytest.raises(RefactorError, match=r"uncommitted changes \(.*new\.py"):
+        run([tmp_path], ScriptedInfiller(tokenizer, ["return 1"]), select="todo", mode=Mode.WRITE)
+    assert untracked.read_text() == TODO_FILE
+    # An untracked file outside what the run would touch is no reason to refuse.
+    write(tmp_path / "elsewhere" / "y.py", TODO_FILE)
+    _, summary = run(
+        [tmp_path / "kept.py"],
+        ScriptedInfiller(tokenizer, ["return 1"]),
+        select="todo",
+        mode=Mode.WRITE,
+    )
+    assert summary.files_written == 1
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_fifo_is_skipped_with_the_reason_not_opened(tmp_path, tokenizer):
+    os.mkfifo(tmp_path / "x.py")  # open() on it would wait for a writer forever
+    write(tmp_path / "ok.py", TODO_FILE)
+    outcomes, summary = run([tmp_path], ScriptedInfiller(tokenizer, ["return 1"]), select="todo")
+    reasons = {Path(o.path).name: o.scan.skipped for o in outcomes}
+    assert reasons["x.py"] == "not a regular file (a FIFO)"
+    assert summary.changed == 2
+    outcomes, _ = run([tmp_path / "x.py"], ScriptedInfiller(tokenizer, ["return 1"]), select="todo")
+    assert outcomes[0].scan.skipped == "not a regular file (a FIFO)"
+
+
+def test_symlinks_are_edited_through_or_skipped_with_the_reason(tmp_path, tokenizer):
+    inside = tmp_path / "src"
+    real = write(inside / "real.py", TODO_FILE)
+    (inside / "link.py").symlink_to("real.py")
+    outside = write(tmp_path / "elsewhere.py", TODO_FILE)
+    (inside / "out.py").symlink_to(outside)
+    outcomes, summary = run(
+        [inside], ScriptedInfiller(tokenizer, ["return 1"]), select="todo", mode=Mode.WRITE
+    )
+    by_name = {Path(o.path).name: o for o in outcomes}
+    assert set(by_name) == {"real.py", "link.py", "out.py"}
+    assert by_name["real.py"].written  # once, through its own path
+    assert by_name["link.py"].scan.skipped == "symbolic link to real.py, which is edited itself"
+    assert "symbolic link to a file outside" in by_name["out.py"].scan.skipped
+    assert (inside / "link.py").is_symlink() and (inside / "out.py").is_symlink()
+    assert "return 1" in real.read_text() and outside.read_text() == TODO_FILE
+    assert summary.files_written == 1
+    # Named on the command line, a link is edited through: its target changes, it stays a link.
+    run(
+        [inside / "out.py"],
+        ScriptedInfiller(tokenizer, ["return 1"]),
+        select="todo",
+        mode=Mode.WRITE,
+    )
+    assert (inside / "out.py").is_symlink() and "return 1" in outside.read_text()
+
+
+def test_hard_linked_files_are_not_split_by_a_write(tmp_path, tokenizer):
+    first = write(tmp_path / "a.py", TODO_FILE)
+    os.link(first, tmp_path / "b.py")
+    outcomes, summary = run(
+        [first], ScriptedInfiller(tokenizer, ["return 1"]), select="todo", mode=Mode.WRITE
+    )
+    assert "hard links" in outcomes[0].error
+    assert (tmp_path / "b.py").read_text() == TODO_FILE == first.read_text()
+    assert first.stat().st_ino == (tmp_path / "b.py").stat().st_ino
+    assert summary.files_failed == 1

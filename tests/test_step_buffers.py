@@ -10,6 +10,7 @@ import torch
 
 from diffill.model.backends.autoregressive import ARInfiller
 from diffill.model.backends.transformer import DiffusionLM, KVBuffer
+from diffill.model.checkpoint import Checkpoint
 from diffill.model.sampler import Context, SamplerOptions, canvas_mask, denoise
 
 from .conftest import tiny_model
@@ -114,7 +115,7 @@ def test_the_canvas_mask_is_none_without_padding_and_additive_with_it():
 
 def test_the_peer_writes_each_token_into_its_buffer_and_matches_a_full_pass(tokenizer):
     model = tiny_model(tokenizer.vocab_size, seed=4, causal=True, length_head=False)
-    peer = ARInfiller(model, tokenizer)
+    peer = ARInfiller(Checkpoint(model, tokenizer))
     r = peer.infill("def add(a, b):\n    return ", "\n", length=6, min_new_tokens=6)
     ids = peer.prompt("def add(a, b):\n    return ", "\n")
     # A full causal pass over prompt + answer: each next token is the argmax there.

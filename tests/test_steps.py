@@ -21,6 +21,7 @@ from diffill.model.backends.blockdiff import BlockInfiller
 from diffill.model.backends.mdlm import Infiller
 from diffill.model.backends.steps import Steps, static_inputs
 from diffill.model.backends.transformer import DiffusionLM, KVBuffer, config_for_size
+from diffill.model.checkpoint import Checkpoint
 from diffill.model.tokenizer import CodeTokenizer
 
 from .conftest import tiny_model
@@ -53,8 +54,9 @@ def block_model(tok: CodeTokenizer, device: str = "cpu") -> DiffusionLM:
 
 
 def block_infiller(model: DiffusionLM, tok: CodeTokenizer) -> BlockInfiller:
+    layout = {"block_size": 8, "fim_order": "spm"}
     return BlockInfiller(
-        model, tok, block_size=8, fim_order="spm", max_context_tokens=256, max_span_tokens=24
+        Checkpoint(model, tok, layout=layout), max_context_tokens=256, max_span_tokens=24
     )
 
 
@@ -98,9 +100,7 @@ def test_the_fixed_shape_step_sees_what_the_dynamic_step_sees(tok):
 
 
 @pytest.mark.compile
-def test_compiled_and_eager_block_steps_give_the_same_tokens(
-    compiling, tok, tmp_path, monkeypatch
-):
+def test_compiled_and_eager_block_steps_give_the_same_tokens(compiling, tok, tmp_path, monkeypatch):
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "inductor"))
     model = block_model(tok)
     eager = block_infiller(model, tok).infill(PREFIX, SUFFIX, length=12, seed=1)
@@ -119,8 +119,8 @@ def test_compiled_and_eager_canvas_steps_give_the_same_tokens(
 ):
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "inductor"))
     model = tiny_model(tokenizer.vocab_size, span_positions=48)
-    eager = Infiller(model, tokenizer)
-    compiled = Infiller(model, tokenizer)
+    eager = Infiller(Checkpoint(model, tokenizer))
+    compiled = Infiller(Checkpoint(model, tokenizer))
     compiled.warm_up()
     assert compiled.steps.mode == "compiled"
     for kw in ({"length": 7}, {"length_candidates": 2}):  # no mask; rows of two lengths

@@ -1,7 +1,10 @@
 """The VS Code extension end to end in a real VS Code (code-server, driven through headless
 Chromium by playwright-core): run "diffill: Fill placeholder" on a TODO body, accept the
 proposal, save, and check the file on disk; then the live preview and cancelling, and an
-inline completion accepted with Tab.
+inline completion accepted with Tab. Those run against the scripted stand-in, whose results
+are exact; a second scenario runs against the real server (`diffill serve`) with the
+shipped model: the proposal appears, accepting writes a file that parses, and cancelling
+and rejecting leave the file as it was. Run it before each release of the extension.
 
 Runs only when asked for: `pytest -m vscode_e2e`, or DIFFILL_VSCODE_E2E=1. The first run
 installs Node 24, code-server, playwright-core (under editor_clients/vscode/.e2e-cache) and,
@@ -37,11 +40,11 @@ def only_when_asked(request: pytest.FixtureRequest) -> None:
         pytest.skip("npm and bash are needed for the VS Code end-to-end test")
 
 
-def test_fill_preview_cancel_and_inline_completion_in_code_server() -> None:
+def run_e2e(scenario: str) -> None:
     proc = subprocess.run(
         ["bash", str(SCRIPT)],
         cwd=ROOT,
-        env={**os.environ, "DIFFILL_E2E_PYTHON": sys.executable},
+        env={**os.environ, "DIFFILL_E2E_PYTHON": sys.executable, "DIFFILL_E2E_SCENARIO": scenario},
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -50,3 +53,11 @@ def test_fill_preview_cancel_and_inline_completion_in_code_server() -> None:
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-6000:]
     assert "[e2e] ok" in proc.stdout, output[-6000:]
+
+
+def test_fill_preview_cancel_and_inline_completion_in_code_server() -> None:
+    run_e2e("stand-in")
+
+
+def test_fill_accept_reject_and_cancel_with_the_real_server_and_the_shipped_model() -> None:
+    run_e2e("real")

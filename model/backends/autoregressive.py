@@ -26,14 +26,12 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 
 from ..backend import InfillError, InfillRequest, InfillResult, ModelFacts
-from ..checkpoint import AR_MODEL_TYPE
-from ..precision import Precision
+from ..checkpoint import AR_MODEL_TYPE, Checkpoint
 from ..requests import InfillBackend, OnStep, validate
 from ..sampler import CancelHandle, Cancelled, SamplerOptions, Step
 from ..tokenizer import CodeTokenizer
@@ -62,20 +60,18 @@ class ARInfiller(InfillBackend[Decoding]):
 
     def __init__(
         self,
-        model: DiffusionLM,
-        tokenizer: CodeTokenizer,
+        ckpt: Checkpoint,
         name: str = "ar-peer",
         *,
         max_context_tokens: int | None = None,
         max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
-        folder: Path | None = None,
-        training: dict | None = None,
-        precision: Precision | None = None,
     ) -> None:
+        model, tokenizer = ckpt.model, ckpt.tokenizer
         if not model.cfg.causal:
             raise ValueError("the autoregressive peer needs a causal model")
+        config = model.cfg.to_dict()
         facts = ModelFacts.of(
-            model, model.cfg.to_dict(), name, AR_MODEL_TYPE, folder, training, precision=precision
+            model, config, name, AR_MODEL_TYPE, ckpt.folder, ckpt.info, precision=ckpt.precision
         )
         super().__init__(model, tokenizer, facts, max_context_tokens, max_new_tokens)
         _, _, self.end_id = sentinels(tokenizer)

@@ -35,16 +35,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
 
 from .. import fim
 from ..backend import InfillError, InfillRequest, InfillResult, ModelFacts
-from ..checkpoint import BLOCK_MODEL_TYPE
+from ..checkpoint import BLOCK_MODEL_TYPE, Checkpoint, CheckpointError
 from ..fim import fim_tokens
-from ..precision import Precision
 from ..requests import InfillBackend, OnStep, remask_canvas, touch_up_canvas, validate
 from ..sampler import CancelHandle, Cancelled, SamplerOptions, Step, commit_step, propose
 from ..tokenizer import CodeTokenizer
@@ -301,6 +299,12 @@ def window_text(prefix: str, suffix: str, budget: int) -> tuple[str, str, bool, 
     return prefix, suffix, pre_cut, suf_cut
 
 
+def _positive(value: object, what: str) -> int:
+    if not isinstance(value, int) or value < 1:
+        raise CheckpointError(f"{what} must be a positive integer, not {value!r}")
+    return value
+
+
 class BlockInfiller(InfillBackend[SamplerOptions]):
     """diffill's block-diffusion model and its tokenizer, ready to infill; it keeps the
     encodings of recent contexts (`ContextCache`) for the next request."""
@@ -310,35 +314,34 @@ class BlockInfiller(InfillBackend[SamplerOptions]):
 
     def __init__(
         self,
-        model: DiffusionLM,
-        tokenizer: CodeTokenizer,
+        ckpt: Checkpoint,
         name: str = "model",
         *,
-        block_size: int,
-        fim_order: str,
         max_context_tokens: int | None = None,
         max_span_tokens: int = DEFAULT_MAX_SPAN_TOKENS,
         cache_entries: int = DEFAULT_CACHE_ENTRIES,
-        trained_context_tokens: int = DEFAULT_CONTEXT_TOKENS,
-        folder: Path | None = None,
-        training: dict | None = None,
-        precision: Precision | None = None,
     ) -> None:
-        """block_size, fim_order: the layout the model was trained with.
-        max_context_tokens: the context budget (default: what it was trained on).
+        """ckpt.layout: the layout the model was trained with (block_size, fim_order and
+        the context_tokens it saw, the default budget).
+        max_context_tokens: the context budget (None: what it was trained on).
         cache_entries: contexts whose encodings are kept (each costs one buffer)."""
+        model, tokenizer, layout = ckpt.model, ckpt.tokenizer, ckpt.layout
         if tokenizer.vocab_size != model.cfg.vocab_size:
             raise InfillError("tokenizer and model disagree on the vocabulary size")
+        where = f"{ckpt.folder or 'the model'}: the layout's"
+        fim_order = layout.get("fim_order")
         if fim_order not in fim.ORDERS:
-            raise InfillError(f"FIM order must be one of {fim.ORDERS}, not {fim_order!r}")
-        if block_size < 1:
-            raise InfillError(f"block size must be a positive integer, not {block_size!r}")
+            raise CheckpointError(f"{where} fim_order must be one of {fim.ORDERS}: {fim_order!r}")
+        block_size = _positive(layout.get("block_size"), f"{where} block_size")
+        trained_context = _positive(
+            layout.get("context_tokens", DEFAULT_CONTEXT_TOKENS), f"{where} context_tokens"
+        )
         config = {**model.cfg.to_dict(), "block_size": block_size, "fim_order": fim_order}
         facts = ModelFacts.of(
-            model, config, name, BLOCK_MODEL_TYPE, folder, training, precision=precision
+            model, config, name, BLOCK_MODEL_TYPE, ckpt.folder, ckpt.info, precision=ckpt.precision
         )
         super().__init__(
-            model, tokenizer, facts, max_context_tokens, max_span_tokens, trained_context_tokens
+            model, tokenizer, facts, max_context_tokens, max_span_tokens, trained_context
         )
         self.ids = fim_tokens(tokenizer)
         self.block_size = block_size

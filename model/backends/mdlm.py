@@ -13,13 +13,11 @@ canvas lengths are decoded as one batch and the best by model score (and by the 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 
 from ..backend import InfillError, ModelFacts
-from ..checkpoint import MODEL_TYPE
-from ..precision import Precision
+from ..checkpoint import MODEL_TYPE, Checkpoint
 from ..requests import CanvasBackend, ContextIds, Row
 from ..sampler import (
     CancelHandle,
@@ -42,20 +40,19 @@ class Infiller(CanvasBackend[tuple[Context, list[int]]]):
     tokenizer: CodeTokenizer
 
     def __init__(
-        self,
-        model: DiffusionLM,
-        tokenizer: CodeTokenizer,
-        name: str = "model",
-        *,
-        max_context_tokens: int | None = None,
-        folder: Path | None = None,
-        training: dict | None = None,
-        precision: Precision | None = None,
+        self, ckpt: Checkpoint, name: str = "model", *, max_context_tokens: int | None = None
     ) -> None:
+        model, tokenizer = ckpt.model, ckpt.tokenizer
         if tokenizer.vocab_size != model.cfg.vocab_size:
             raise InfillError("tokenizer and model disagree on the vocabulary size")
         facts = ModelFacts.of(
-            model, model.cfg.to_dict(), name, MODEL_TYPE, folder, training, precision=precision
+            model,
+            model.cfg.to_dict(),
+            name,
+            MODEL_TYPE,
+            ckpt.folder,
+            ckpt.info,
+            precision=ckpt.precision,
         )
         super().__init__(model, tokenizer, facts, max_context_tokens, model.cfg.span_positions - 1)
         t = tokenizer

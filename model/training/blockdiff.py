@@ -65,37 +65,93 @@ class BlockExample:
         return len(self.tokens)
 
 
+@dataclass(frozen=True)
+class BlockOptions:
+    """How a stream lays out block-model examples.
+
+    objective: one of OBJECTIVES.
+    block_size: tokens per block (>= 1); order: the FIM order ("spm" or "psm").
+    extra_block_share: share of the context's tokens that get noisy groups besides the
+        middle's (at least half with the diffusion-only objective, which has no other loss).
+    max_total: with it, no example is longer (compiled training pads batches to it).
+    max_middle_tokens: longer middles are not used.
+    """
+
+    objective: str
+    block_size: int = 32
+    order: str = "spm"
+    extra_block_share: float = 0.15
+    max_total: int | None = None
+    max_middle_tokens: int = 256
+
+    def __post_init__(self) -> None:
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {OBJECTIVES}, not {self.objective!r}")
+        if self.block_size < 1:
+            raise ValueError(f"block size must be >= 1, not {self.block_size!r}")
+        if self.order not in fim.ORDERS:
+            raise ValueError(f"FIM order must be one of {fim.ORDERS}, not {self.order!r}")
+
+    @property
+    def ar_loss(self) -> bool:
+        return self.objective != "block-diffusion"
+
+    @property
+    def groups(self) -> bool:
+        return self.objective != "block-ar"
+
+    @property
+    def group_share(self) -> float:
+        return self.extra_block_share if self.ar_loss else max(self.extra_block_share, 0.5)
+
+    def group_room(self, clean_tokens: int) -> int | None:
+        """How many blocks can get their two groups beside a clean stream this long."""
+        if self.max_total is None:
+            return None
+        return (self.max_total - clean_tokens) // (2 * (self.block_size + 1))
+
+
+def _clean_stream(
+    clean: list[int], ar_until: int, middle: range, opts: BlockOptions
+) -> BlockExample:
+    """The clean stream of `clean`, read causally, with next-token targets before index
+    `ar_until` (when the objective has an AR loss); `middle` marks targets in the middle."""
+    ex = BlockExample(n_clean=len(clean))
+    for i, t in enumerate(clean):
+        ex.tokens.append(t)
+        ex.positions.append(i)
+        ex.limit.append(i + 1)
+        ex.group.append(0)
+        ex.ar_target.append(clean[i + 1] if opts.ar_loss and i < ar_until else IGNORE)
+        ex.diff_target.append(IGNORE)
+        ex.in_middle.append(i in middle)
+    return ex
+
+
 def block_example(
     tok: CodeTokenizer,
     text: str,
     span: tuple[int, int],
     rng: random.Random,
+    opts: BlockOptions,
     *,
-    objective: str,
-    block_size: int,
-    order: str,
     max_tokens: int,
     at_file_start: bool = False,
     at_file_end: bool = False,
-    max_middle_tokens: int = 256,
-    extra_block_share: float = 0.15,
-    max_total: int | None = None,
 ) -> BlockExample | None:
     """The example cutting `span` out of `text`, or None when its middle is too long.
 
     Pieces are tokenized separately, as at inference time. `max_tokens` bounds the clean
-    stream (context, middle, <end> padding); the groups come on top, and with `max_total`
-    the whole sequence stays within it (context blocks are left out first; None when
-    even the middle's groups do not fit).
+    stream (context, middle, <end> padding); the groups come on top, and with
+    `opts.max_total` the whole sequence stays within it (context blocks are left out
+    first; None when even the middle's groups do not fit).
     """
-    if objective not in OBJECTIVES:
-        raise ValueError(f"objective must be one of {OBJECTIVES}, not {objective!r}")
     ids = fim_tokens(tok)
     a, b = span
     pre, mid, suf = tok.encode_batch([text[:a], text[a:b], text[b:]])
-    B = block_size
+    B = opts.block_size
     n_blocks = -(-(len(mid) + 1) // B)
-    if len(mid) > max_middle_tokens:
+    if len(mid) > opts.max_middle_tokens:
         return None
     room = max_tokens - n_blocks * B - 5  # 5: sentinels, <bof> and <eof>
     if room < 16:
@@ -107,32 +163,19 @@ def block_example(
         cut.prefix_cut or not at_file_start,
         cut.suffix_cut or not at_file_end,
     )
-    ctx = fim.context_ids(cut, order, ids)
+    ctx = fim.context_ids(cut, opts.order, ids)
     clean = ctx + mid + [ids.end] * (n_blocks * B - len(mid))
-    n = len(clean)
     m0 = len(ctx)  # index of the first middle token
     first_end = m0 + len(mid)
-    ex = BlockExample(n_clean=n)
-    use_ar = objective != "block-diffusion"
-    for i, t in enumerate(clean):
-        ex.tokens.append(t)
-        ex.positions.append(i)
-        ex.limit.append(i + 1)
-        ex.group.append(0)
-        target = clean[i + 1] if use_ar and i < first_end else IGNORE
-        ex.ar_target.append(target)
-        ex.diff_target.append(IGNORE)
-        ex.in_middle.append(m0 - 1 <= i < first_end)
-    if objective == "block-ar":
+    ex = _clean_stream(clean, first_end, range(m0 - 1, first_end), opts)
+    if not opts.groups:
         return ex
-
     starts = [m0 + k * B for k in range(n_blocks)]
-    group_room = None if max_total is None else (max_total - n) // (2 * (B + 1))
+    group_room = opts.group_room(len(clean))
     if group_room is not None and group_room < n_blocks:
         return None
     # Extra blocks from the context, not overlapping each other or the middle.
-    share = extra_block_share if use_ar else max(extra_block_share, 0.5)
-    want = int(share * (m0 - 1) / B)
+    want = int(opts.group_share * (m0 - 1) / B)
     if group_room is not None:
         want = min(want, group_room - n_blocks)
     taken: set[int] = set()
@@ -144,43 +187,26 @@ def block_example(
             continue
         taken.add(s)
     starts += sorted(taken)
-
     _add_groups(ex, clean, starts, B, rng, tok, middle_from=m0)
     return ex
 
 
 def plain_block_example(
-    tok: CodeTokenizer,
-    ids: list[int],
-    rng: random.Random,
-    *,
-    objective: str,
-    block_size: int,
-    extra_block_share: float = 0.15,
-    max_total: int | None = None,
+    tok: CodeTokenizer, ids: list[int], rng: random.Random, opts: BlockOptions
 ) -> BlockExample:
     """A window of code with no gap, read left to right (the share of examples that are
     plain text, as in FIM training), with groups over some of its blocks (as many as fit
-    `max_total`)."""
-    ex = BlockExample(n_clean=len(ids))
-    use_ar = objective != "block-diffusion"
-    for i, t in enumerate(ids):
-        ex.tokens.append(t)
-        ex.positions.append(i)
-        ex.limit.append(i + 1)
-        ex.group.append(0)
-        ex.ar_target.append(ids[i + 1] if use_ar and i + 1 < len(ids) else IGNORE)
-        ex.diff_target.append(IGNORE)
-        ex.in_middle.append(False)
-    if objective == "block-ar":
+    `opts.max_total`)."""
+    ex = _clean_stream(ids, len(ids) - 1, range(0), opts)
+    if not opts.groups:
         return ex
-    B = block_size
-    share = extra_block_share if use_ar else max(extra_block_share, 0.5)
+    B = opts.block_size
     starts = list(range(1, len(ids) - B + 1, B))
     rng.shuffle(starts)
-    count = max(1, int(share * len(ids) / B))
-    if max_total is not None:
-        count = min(count, (max_total - len(ids)) // (2 * (B + 1)))
+    count = max(1, int(opts.group_share * len(ids) / B))
+    group_room = opts.group_room(len(ids))
+    if group_room is not None:
+        count = min(count, group_room)
     _add_groups(ex, ids, sorted(starts[: max(0, count)]), B, rng, tok)
     return ex
 
@@ -292,25 +318,15 @@ def block_loss(model: DiffusionLM, batch: BlockBatch) -> tuple[torch.Tensor, dic
     h, _ = model.hidden(batch.inputs, batch.positions, mask, causal=mask is None)
     loss = h.new_zeros((), dtype=torch.float32)
     stats: dict[str, float] = {}
-    ar_sel = batch.ar_target != IGNORE
-    if bool(ar_sel.any()):
-        ce = F.cross_entropy(
-            model.token_logits(h[ar_sel]).float(), batch.ar_target[ar_sel], reduction="none"
-        )
+    for name, targets in (("ar", batch.ar_target), ("diff", batch.diff_target)):
+        sel = targets != IGNORE
+        if not bool(sel.any()):
+            continue
+        ce = F.cross_entropy(model.token_logits(h[sel]).float(), targets[sel], reduction="none")
         loss = loss + ce.mean()
-        stats["ar_ce"] = float(ce.detach().mean())
-        mid = batch.in_middle[ar_sel]
+        stats[f"{name}_ce"] = float(ce.detach().mean())
+        mid = batch.in_middle[sel]
         if bool(mid.any()):
-            stats["ar_middle_ce"] = float(ce.detach()[mid].mean())
-    d_sel = batch.diff_target != IGNORE
-    if bool(d_sel.any()):
-        ce = F.cross_entropy(
-            model.token_logits(h[d_sel]).float(), batch.diff_target[d_sel], reduction="none"
-        )
-        loss = loss + ce.mean()
-        stats["diff_ce"] = float(ce.detach().mean())
-        mid = batch.in_middle[d_sel]
-        if bool(mid.any()):
-            stats["diff_middle_ce"] = float(ce.detach()[mid].mean())
+            stats[f"{name}_middle_ce"] = float(ce.detach()[mid].mean())
     stats["loss"] = float(loss.detach())
     return loss, stats

@@ -9,19 +9,16 @@ The output folder holds the latest checkpoint folder (`config.json`, weights,
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import json
 import math
 import os
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-import numpy as np
 import torch
 import torch.distributed as dist
 
@@ -31,14 +28,9 @@ from ..hardware import describe, fast_bf16, matmul_tflops, resolve_device
 from ..tokenizer import CodeTokenizer
 from . import blockdiff as bdo
 from .corpus import HELDOUT, TRAIN, Corpus, build, is_corpus
-from .fim import ARBatch, causal_loss, fim_example
-from .fim import collate as ar_collate
-from .objective import Batch, collate, diffusion_loss, plain_example, span_example
-from .spans import SourceFile, sample_spans
-
-OBJECTIVES = ("diffusion", "fim-ar", *bdo.OBJECTIVES)
-
-CHARS_PER_TOKEN = 3.4  # measured on Python source with the shipped tokenizer
+from .fim import ARBatch, causal_loss
+from .objective import Batch, diffusion_loss
+from .stream import OBJECTIVES, Batches, ExampleStream
 
 
 @dataclass(frozen=True)
@@ -94,173 +86,6 @@ class TrainOptions:
     @property
     def block_model(self) -> bool:
         return self.objective in bdo.OBJECTIVES
-
-
-class ExampleStream:
-    """Endless training examples from one split of a built corpus, deterministic for a seed.
-
-    Span examples cut the file's text and tokenize the pieces separately, as the infiller
-    does at a cursor, so token boundaries at a cut look as they will in use; plain windows
-    come straight from the packed tokens.
-    """
-
-    def __init__(
-        self,
-        corpus: Corpus,
-        split: int,
-        tok: CodeTokenizer,
-        span_positions: int,
-        seq_tokens: int,
-        seed: int,
-        plain_share: float = 0.2,
-        objective: str = "diffusion",
-        block_size: int = 32,
-        fim_order: str = "spm",
-        extra_block_share: float = 0.15,
-        pad_to: int | None = None,
-    ) -> None:
-        self.index = corpus.split(split)
-        if not len(self.index):
-            raise ValueError("the corpus has no files in this split")
-        if objective not in OBJECTIVES:
-            raise ValueError(f"objective must be one of {OBJECTIVES}, not {objective!r}")
-        self.corpus = corpus
-        self.tok = tok
-        self.span_positions = span_positions
-        self.seq_tokens = seq_tokens
-        self.plain_share = plain_share
-        self.objective = objective
-        self.block_size = block_size
-        self.fim_order = fim_order
-        self.extra_block_share = extra_block_share
-        self.pad_to = pad_to  # block objectives: every batch this long (noisy groups too)
-        self.rng = random.Random(seed)
-        rows = corpus.files[self.index]
-        self.cum = np.cumsum(rows[:, 1] - rows[:, 0])
-
-    @functools.lru_cache(maxsize=256)  # noqa: B019 - one stream per process, bounded
-    def _text(self, i: int) -> str:
-        return self.corpus.file_text(i)
-
-    def _pick(self) -> int:
-        at = self.rng.randrange(int(self.cum[-1]))
-        return int(self.index[np.searchsorted(self.cum, at, side="right")])
-
-    def example(self):
-        rng = self.rng
-        i = self._pick()
-        if rng.random() < self.plain_share:
-            toks = self.corpus.file_tokens(i)
-            start = rng.randrange(max(1, len(toks) - self.seq_tokens // 2))
-            ids = toks[start : start + self.seq_tokens].tolist()
-            if self.objective == "fim-ar":
-                return ids
-            if self.objective in bdo.OBJECTIVES:
-                return bdo.plain_block_example(
-                    self.tok,
-                    ids,
-                    rng,
-                    objective=self.objective,
-                    block_size=self.block_size,
-                    extra_block_share=self.extra_block_share,
-                    max_total=self.pad_to,
-                )
-            return plain_example(self.tok, ids, self.seq_tokens)
-        text = self._text(i)
-        width = int(self.seq_tokens * CHARS_PER_TOKEN)
-        start = rng.randrange(max(1, len(text) - width // 2))
-        start = text.rfind("\n", 0, start) + 1 if start else 0
-        end = min(len(text), start + width)
-        window = SourceFile(self.corpus.paths[i], text[start:end])
-        units = self.corpus.file_units(i)
-        if units is not None:
-            # Precomputed when the corpus was built: the units inside the window.
-            inside = units[(units[:, 0] >= start) & (units[:, 1] <= end)] - start
-            window = SourceFile(window.path, window.text, [(int(a), int(b)) for a, b in inside])
-        # Else syntax units come from parsing the window alone (an older corpus): files are
-        # drawn by size, and parsing whole large files cost 30 times more than the rest of
-        # an example. A window may open inside a block; tree-sitter recovers, and units
-        # inside an error are never offered.
-        spans = sample_spans(window, 0, len(window.text), rng, rng.randint(1, 6))
-        if self.objective in bdo.OBJECTIVES:
-            block_seq = None
-            if spans:
-                block_seq = bdo.block_example(
-                    self.tok,
-                    text[start:end],
-                    spans[0],
-                    rng,
-                    objective=self.objective,
-                    block_size=self.block_size,
-                    order=self.fim_order,
-                    max_tokens=self.seq_tokens + 96,
-                    at_file_start=start == 0,
-                    at_file_end=end == len(text),
-                    extra_block_share=self.extra_block_share,
-                    max_total=self.pad_to,
-                )
-            if block_seq is None:
-                ids = self.tok.encode(text[start:end])[: self.seq_tokens]
-                block_seq = bdo.plain_block_example(
-                    self.tok,
-                    ids,
-                    rng,
-                    objective=self.objective,
-                    block_size=self.block_size,
-                    extra_block_share=self.extra_block_share,
-                    max_total=self.pad_to,
-                )
-            return block_seq
-        if self.objective == "fim-ar":
-            # One gap per sequence (PSM has one middle): the first span the diffusion
-            # stream would have cut from the same window.
-            seq = None
-            if spans:
-                seq = fim_example(
-                    self.tok,
-                    text[start:end],
-                    spans[0],
-                    start == 0,
-                    end == len(text),
-                    self.seq_tokens + 96,
-                )
-            return seq or self.tok.encode(text[start:end])[: self.seq_tokens]
-        return span_example(
-            self.tok,
-            text[start:end],
-            spans,
-            rng,
-            self.span_positions,
-            at_file_start=start == 0,
-            at_file_end=end == len(text),
-            max_tokens=self.seq_tokens + 96,
-        )
-
-    def batch(self, size: int, generator: torch.Generator) -> Batch | ARBatch | bdo.BlockBatch:
-        examples = [self.example() for _ in range(size)]
-        if self.objective == "fim-ar":
-            return ar_collate([e for e in examples if len(e) > 1] or [[0, 0]], self.tok)
-        if self.objective in bdo.OBJECTIVES:
-            return bdo.collate(examples, self.tok, pad_to=self.pad_to)
-        return collate(examples, self.tok, generator)
-
-
-class _Batches(torch.utils.data.IterableDataset):
-    """Endless batches; each DataLoader worker runs its own stream with its own seed."""
-
-    def __init__(self, stream_args: dict, batch_size: int, seed: int) -> None:
-        super().__init__()
-        self.stream_args = stream_args
-        self.batch_size = batch_size
-        self.seed = seed
-
-    def __iter__(self):
-        info = torch.utils.data.get_worker_info()
-        worker = info.id if info is not None else 0
-        stream = ExampleStream(**self.stream_args, seed=self.seed * 1000 + worker)
-        gen = torch.Generator().manual_seed(self.seed * 7919 + worker)
-        while True:
-            yield stream.batch(self.batch_size, gen)
 
 
 class _Objective(torch.nn.Module):
@@ -422,7 +247,7 @@ def train(opts: TrainOptions, log: Callable[[str], None] = print) -> Path:
     )
     # Resuming reseeds from the step so a resumed run does not replay its examples.
     batches = torch.utils.data.DataLoader(
-        _Batches(stream_args, opts.batch_size, opts.seed * 100_003 + rank * 1009 + step),
+        Batches(stream_args, opts.batch_size, opts.seed * 100_003 + rank * 1009 + step),
         batch_size=None,
         num_workers=opts.workers,
         pin_memory=device.type == "cuda",

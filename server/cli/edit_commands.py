@@ -7,16 +7,19 @@ import argparse
 import hashlib
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from .exit_codes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from .model_options import load_backend, sampler_settings
 
 if TYPE_CHECKING:  # the modules themselves load in the commands: --help stays instant
+    from diffill.model import Backend
     from diffill.server.document import Document
     from diffill.server.editing.request import EditOptions, EditResult
-    from diffill.server.refactor import Summary
+    from diffill.server.refactor import FileOutcome, Runner, SpanOutcome, Summary
 
 
 def _edit_options(args: argparse.Namespace, snap: bool = True) -> EditOptions:
@@ -69,7 +72,7 @@ def cmd_fill(args: argparse.Namespace) -> int:
 
     path = args.file
     try:
-        data = Path(path).read_bytes()
+        data = files.read_regular(path)  # never blocks on a FIFO
     except OSError as err:
         print(f"diffill fill: cannot read {path}: {err.strerror or err}", file=sys.stderr)
         return EXIT_FAILED
@@ -92,7 +95,15 @@ def cmd_fill(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     request = EditRequest(Intent(args.intent), start, end, args.strength)
     options = _edit_options(args, not args.no_snap)
-    result = engine.edit(ParsedDocument.parse(doc, lang), request, backend, options)
+    from diffill.server import syntax
+    from diffill.server.refactor import PARSE_TIMEOUT_S
+
+    try:
+        parsed = ParsedDocument.parse(doc, lang, timeout_s=PARSE_TIMEOUT_S)
+    except syntax.ParseTimeout as err:
+        print(f"diffill fill: {path}: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    result = engine.edit(parsed, request, backend, options)
     new_doc = doc.apply(result.edits) if result.changed else doc
     if args.json:
         print(json.dumps(_span_json(path, doc, result)))
@@ -127,7 +138,7 @@ def _span_json(path: str, doc: Document, result: EditResult) -> dict:
         "replacement": result.replacement if result.changed else result.original,
         "status": result.status.value,
         "reason": result.reason or None,
-        "edits": [edit_positions(doc, e) for e in result.edits],
+        "edits": [edit_positions(doc, e) for e in result.edits] if result.changed else [],
         "steps": result.steps,
         "seconds": round(result.seconds, 4),
     }
@@ -141,6 +152,9 @@ def cmd_refactor(args: argparse.Namespace) -> int:
         print(
             "diffill refactor: --batch-size and --jobs must be >= 1, --limit >= 0", file=sys.stderr
         )
+        return EXIT_USAGE
+    if args.ray_actors is not None and (args.ray is None or args.ray_actors < 1):
+        print("diffill refactor: --ray-actors needs --ray and is >= 1", file=sys.stderr)
         return EXIT_USAGE
     if args.select not in ("todo", "errors"):
         from diffill.server import syntax
@@ -172,31 +186,37 @@ def cmd_refactor(args: argparse.Namespace) -> int:
         max_bytes=args.max_bytes,
         edit=_edit_options(args),
     )
-    backend = load_backend(args)
-    if backend is None:
-        return EXIT_FAILED
+
+    def print_span(out: FileOutcome, span: SpanOutcome) -> None:
+        assert out.scan.doc is not None  # a file without a document has no spans
+        print(json.dumps(_span_json(out.path, out.scan.doc, span.result)), flush=True)
+
     try:
-        with _progress_bar() as progress:
+        with _refactor_model(args) as model, _progress_bar() as progress:
+            if model is None:
+                return EXIT_FAILED
             outcomes, summary = refactor.run(
                 args.paths,
-                backend,
+                model,
                 opts,
                 progress=progress,
                 confirm=_ask if args.interactive else None,
+                on_span=print_span if args.json else None,
             )
     except RefactorError as err:
         print(f"diffill refactor: {err}", file=sys.stderr)
         return EXIT_FAILED
+    except KeyboardInterrupt:
+        # Files are written only after every span is back, each by one atomic replace:
+        # each file is untouched or fully written.
+        print("diffill refactor: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     for out in outcomes:
         doc = out.scan.doc
         if args.json:
-            for span in sorted(out.spans, key=lambda s: s.start):
-                assert doc is not None  # a file without a document has no spans
-                print(json.dumps(_span_json(out.path, doc, span.result)))
-            if out.scan.skipped:
-                print(
-                    json.dumps({"file": out.path, "status": "skipped", "reason": out.scan.skipped})
-                )
+            if out.scan.skipped:  # its spans were printed as they came
+                skipped = {"file": out.path, "status": "skipped", "reason": out.scan.skipped}
+                print(json.dumps(skipped))
         elif out.changed and mode in (Mode.DIFF, Mode.CHECK):
             assert doc is not None and out.new_text is not None  # what `changed` means
             sys.stdout.write(files.unified_diff(out.path, doc.text, out.new_text))
@@ -208,6 +228,34 @@ def cmd_refactor(args: argparse.Namespace) -> int:
     if mode is Mode.CHECK and summary.files_changed:
         return EXIT_FAILED
     return EXIT_OK
+
+
+@contextmanager
+def _refactor_model(args: argparse.Namespace) -> Iterator[Backend | Runner | None]:
+    """What a refactor runs on: the model loaded here, or with --ray the model actors of
+    a Ray cluster (this process then loads no model); None after saying why not."""
+    if args.ray is None:
+        yield load_backend(args)
+        return
+    from diffill.server import cluster  # Ray itself is imported when it connects
+
+    folder = str(Path(args.model).resolve()) if args.model not in (None, "default") else None
+    spec = cluster.ModelSpec(folder)
+    with ExitStack() as stack:
+        runner: Runner | None = None
+        try:
+            runner = stack.enter_context(
+                cluster.open_runner(
+                    args.ray, actors=args.ray_actors, model=spec, say=_say_on_stderr
+                )
+            )
+        except cluster.ClusterError as err:
+            print(f"diffill refactor: {err}", file=sys.stderr)
+        yield runner
+
+
+def _say_on_stderr(message: str) -> None:
+    print(f"diffill refactor: {message}", file=sys.stderr)
 
 
 def _ask(path: str, diff: str) -> str:
@@ -256,4 +304,18 @@ def _print_summary(s: Summary) -> None:
         file=sys.stderr,
     )
     for reason, n in sorted(s.reasons.items(), key=lambda kv: -kv[1]):
-        print(f"  {n:>5}  {reason}", file=sys.stderr)
+        named = s.skipped_files.get(reason, [])
+        print(f"  {n:>5}  {reason}{_names(named)}", file=sys.stderr)
+    if s.skipped_files:
+        print("  (--json lists every skipped file with its reason)", file=sys.stderr)
+
+
+_NAMED = 5  # skipped files named per reason in the summary; --json lists them all
+
+
+def _names(paths: list[str]) -> str:
+    if not paths:
+        return ""
+    shown = ", ".join(sorted(paths)[:_NAMED])
+    more = len(paths) - _NAMED
+    return f": {shown}" + (f" and {more} more" if more > 0 else "")

@@ -209,8 +209,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # folder that does not load is reported to the editor instead of killing the server.
     server = build_server(settings=Settings(model=args.model, device=args.device, dtype=args.dtype))
     try:
-        serve(server, tcp=args.tcp, log_file=args.log_file)
+        # LSP's exit code: 0 after shutdown, 1 when the client exits or leaves without it.
+        return serve(server, tcp=args.tcp, log_file=args.log_file)
     except OSError as err:
         print(f"diffill serve: {err}", file=sys.stderr)
         return EXIT_FAILED
-    return EXIT_OK

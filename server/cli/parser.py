@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="diffill",
         description="Code editing with a masked diffusion language model.",
-        epilog="Exit codes: 0 success, 1 failure, 2 usage error.",
+        epilog="Exit codes: 0 success, 1 failure, 2 usage error, 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"diffill {versions()['diffill']}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -164,6 +164,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-bytes", type=int, default=1_000_000, help="skip larger files (default 1000000)"
     )
     add_model_options(ref)
+    cluster = ref.add_argument_group("cluster (pip install 'diffill[ray]')")
+    cluster.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="run the model on Ray actors: local (a runtime on this machine), auto (the "
+        "cluster this machine belongs to) or ray://HOST:PORT (Ray Client); this process "
+        "reads, hashes and writes the files. Actors use a GPU where the cluster has one "
+        "(--device is not used)",
+    )
+    cluster.add_argument(
+        "--ray-actors",
+        type=int,
+        metavar="N",
+        help="model actors to start (default: one per GPU, else one per as many CPUs as a "
+        "local run uses threads, which keeps the edits a local run's)",
+    )
     ref.set_defaults(func=cmd_refactor)
 
     ev = sub.add_parser("eval", help="score the model on infilling tasks")

@@ -219,15 +219,28 @@ def _reindent(text: str, unit: str) -> str:
     return "\n".join(out)
 
 
+PhaseCallback = Callable[[str], None]  # told what the edit is doing now, in plain words
+CHECKING = "checking the result"
+
+
+def repairing(attempt: int, attempts: int) -> str:
+    return f"repairing a syntax error (attempt {attempt} of {attempts})"
+
+
 def finish(
     prepared: Prepared,
     result: InfillResult,
     backend: Backend,
     options: EditOptions,
     cancel: CancelHandle | None,
+    on_step: Callable | None = None,
+    on_phase: PhaseCallback | None = None,
 ) -> EditResult:
     """Validate a model result, repair new syntax errors a bounded number of times, and
-    turn it into minimal edits."""
+    turn it into minimal edits. `on_phase` hears each phase (checking, each repair) and
+    `on_step` each denoising step of a repair, so a client never waits in silence."""
+    if on_phase is not None:
+        on_phase(CHECKING)
     replacement = clean(prepared, result.text)
     errors = prepared.errors_with(replacement)
     repairs = 0
@@ -237,6 +250,8 @@ def finish(
         if not ranges:
             break
         repairs += 1
+        if on_phase is not None:
+            on_phase(repairing(repairs, options.repair_rounds))
         try:
             again = backend.infill(
                 prepared.infill.prefix,
@@ -244,12 +259,15 @@ def finish(
                 middle=replacement.replace("\r\n", "\n"),
                 remask=ranges,
                 cancel=cancel,
+                on_step=on_step,
                 **{**options.sampler, "seed": options.sampler.get("seed", 0) + repairs},
             )
         except InfillError:
             break
         steps += again.steps
         seconds += again.seconds
+        if on_phase is not None:
+            on_phase(CHECKING)
         candidate = clean(prepared, again.text)
         new_errors = prepared.errors_with(candidate)
         if new_errors <= errors:
@@ -269,16 +287,22 @@ def finish(
     )
     if _invents_replacement_chars(prepared, replacement):
         base.status = Status.REJECTED
-        base.reason = "the model produced text that is not valid UTF-8"
+        base.reason = "the model produced garbled text (not valid UTF-8)"
         base.errors_after = prepared.errors_before
         return base
     if errors > prepared.errors_before:
         base.status = Status.REJECTED
-        base.reason = (
-            f"every candidate adds syntax errors ({prepared.errors_before} before, "
-            f"{errors} after, {repairs} repair rounds)"
+        added = errors - prepared.errors_before
+        what = "a syntax error" if added == 1 else f"{added} syntax errors"
+        tried = (
+            f", even after {repairs} {'attempt' if repairs == 1 else 'attempts'} to repair it"
+            if repairs
+            else ""
         )
+        base.reason = f"the best proposal would add {what}{tried}"
         base.errors_after = prepared.errors_before
+        # Not applied, but kept: a client may still show it for the user to judge.
+        base.edits = minimal_edits(prepared.original, replacement, base=prepared.start)
         return base
     if prepared.request.intent is Intent.FIX and errors >= prepared.errors_before:
         base.status = Status.REJECTED
@@ -286,7 +310,7 @@ def finish(
         base.errors_after = prepared.errors_before
         return base
     if replacement == prepared.original:
-        base.reason = "the model kept the text as it was"
+        base.reason = "the model proposed the text that is already there"
         return base
     if not replacement.strip() and prepared.request.intent is not Intent.REWRITE:
         base.reason = "the model proposed nothing"
@@ -333,6 +357,7 @@ def edit_prepared(
     options: EditOptions,
     on_step: Callable | None,
     cancel: CancelHandle | None,
+    on_phase: PhaseCallback | None = None,
 ) -> EditResult:
     """The model and `finish` for a prepared edit."""
     r = prepared.infill
@@ -347,10 +372,12 @@ def edit_prepared(
             cancel=cancel,
             **options.sampler,
         )
-        return finish(prepared, result, backend, options, cancel)
+        return finish(prepared, result, backend, options, cancel, on_step, on_phase)
     except Cancelled:
         return EditResult(Status.CANCELLED, "cancelled", prepared.start, prepared.end)
     except InfillError as err:
+        return EditResult(Status.ERROR, str(err), prepared.start, prepared.end)
+    except syntax.ParseTimeout as err:
         return EditResult(Status.ERROR, str(err), prepared.start, prepared.end)
 
 
@@ -364,4 +391,10 @@ def edit_batch(
     if not items:
         return []
     results = backend.infill_batch([p.infill for p in items], cancel=cancel, **options.sampler)
-    return [finish(p, r, backend, options, cancel) for p, r in zip(items, results)]
+    out = []
+    for p, r in zip(items, results):
+        try:
+            out.append(finish(p, r, backend, options, cancel))
+        except syntax.ParseTimeout as err:  # one slow candidate fails its span alone
+            out.append(EditResult(Status.ERROR, str(err), p.start, p.end))
+    return out

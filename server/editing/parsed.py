@@ -18,24 +18,36 @@ from ..syntax import LanguageSpec, SyntaxIssue, edit_tree, parse, syntax_issues
 
 class ParsedDocument:
     """`doc` parsed as `lang`; `tree` is never edited (copy it first). Its issues are
-    computed on first use."""
+    computed on first use. `timeout_s` bounds this parse and every candidate's (`splice`):
+    past it they raise `syntax.ParseTimeout`."""
 
     def __init__(
-        self, doc: Document, lang: LanguageSpec, tree: Tree, source: bytes | None = None
+        self,
+        doc: Document,
+        lang: LanguageSpec,
+        tree: Tree,
+        source: bytes | None = None,
+        timeout_s: float | None = None,
     ) -> None:
         self.doc = doc
         self.lang = lang
         self.tree = tree
+        self.timeout_s = timeout_s
         if source is not None:
             self.__dict__["source"] = source
 
     @classmethod
     def parse(
-        cls, doc: Document, lang: LanguageSpec, old_tree: Tree | None = None
+        cls,
+        doc: Document,
+        lang: LanguageSpec,
+        old_tree: Tree | None = None,
+        timeout_s: float | None = None,
     ) -> ParsedDocument:
         """Parse `doc`; `old_tree`: an earlier version's tree edited to match `doc`."""
         source = doc.text.encode("utf-8")
-        return cls(doc, lang, parse(source, lang, old_tree), source)
+        tree = parse(source, lang, old_tree, timeout_s)
+        return cls(doc, lang, tree, source, timeout_s)
 
     @cached_property
     def source(self) -> bytes:
@@ -49,7 +61,7 @@ class ParsedDocument:
     def copy(self) -> ParsedDocument:
         """The same parse with its own `Tree` object, for use on another thread
         (tree-sitter trees are not shared across threads)."""
-        copied = ParsedDocument(self.doc, self.lang, self.tree.copy(), self.source)
+        copied = ParsedDocument(self.doc, self.lang, self.tree.copy(), self.source, self.timeout_s)
         if "issues" in self.__dict__:
             copied.__dict__["issues"] = self.issues
         return copied
@@ -66,4 +78,5 @@ class ParsedDocument:
         spliced = Document(
             doc.text[:start] + text + doc.text[end:], bom=doc.bom, newline=doc.newline
         )
-        return ParsedDocument(spliced, self.lang, parse(source, self.lang, tree), source)
+        tree = parse(source, self.lang, tree, self.timeout_s)
+        return ParsedDocument(spliced, self.lang, tree, source, self.timeout_s)

@@ -143,6 +143,9 @@ def number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+_UINTEGER_MAX = 2**31 - 1
+
+
 def _integer(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -156,6 +159,8 @@ def _lsp_range_of(value: object, what: str) -> types.Range:
             raise ValueError(f"{what}.{name} needs integer line and character")
         if line < 0 or character < 0:
             raise ValueError(f"{what}.{name} must not be negative")
+        if max(line, character) > _UINTEGER_MAX:
+            raise ValueError(f"{what}.{name} is past LSP's 32-bit positions")
         return types.Position(line=line, character=character)
 
     if not isinstance(value, Mapping):
@@ -180,11 +185,11 @@ def edit_target(value: object, what: str = "argument") -> EditTarget:
         raise ValueError(f"{what}.strength must be a number in (0, 1], not {strength!r}")
     intent = value.get("intent")
     if intent is not None:
-        if intent not in {i.value for i in INTENT_COMMANDS}:
+        if not isinstance(intent, str) or intent not in {i.value for i in INTENT_COMMANDS}:
             raise ValueError(f"{what}.intent {intent!r} is not one of fill, rewrite, fix")
         intent = Intent(intent)
     version = value.get("version")
-    if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+    if version is not None and not _integer(version):
         raise ValueError(f"{what}.version must be an integer")
     return EditTarget(uri, rng, float(strength), intent, version)
 
@@ -287,9 +292,11 @@ def preview_params(
     step: int,
     steps: int | None,
     done: bool,
+    phase: str = "denoising",
 ) -> dict[str, Any]:
-    """`diffill/preview`: the span's intermediate text after `step` of `steps` (None while
-    the count is not known, as with a confidence threshold)."""
+    """`diffill/preview`: the span's intermediate text after `step` of at most `steps`
+    (None when not known), and what the engine is doing (`phase`: "denoising", "checking
+    the result", "repairing a syntax error (attempt 1 of 2)", "done")."""
     return {
         "uri": uri,
         "range": {
@@ -300,11 +307,19 @@ def preview_params(
         "step": step,
         "steps": steps,
         "done": done,
+        "phase": phase,
     }
 
 
-def status_params(backend: Backend | None, busy: bool, problem: str = "") -> dict[str, Any]:
-    """`diffill/status`: which model, on which device, and whether it is working now."""
+def status_params(
+    backend: Backend | None,
+    busy: bool,
+    problem: str = "",
+    loading: tuple[str, str] | None = None,
+) -> dict[str, Any]:
+    """`diffill/status`: which model, on which device, and whether it is working now;
+    while a model loads, `loading` names it and the device asked for ("auto" is said
+    as it is: the device is known once it has loaded)."""
     facts = backend.facts if backend is not None else None
     out: dict[str, Any] = {
         "model": facts.name if facts is not None else None,
@@ -313,4 +328,6 @@ def status_params(backend: Backend | None, busy: bool, problem: str = "") -> dic
     }
     if problem:
         out["error"] = problem
+    if loading is not None and facts is None:
+        out["loading"] = {"model": loading[0], "device": loading[1]}
     return out

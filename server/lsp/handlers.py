@@ -32,7 +32,7 @@ from ..editing.request import EditRequest, Intent, Status
 from ..editing.targets import fill_span
 from . import conversions
 from .conversions import EditTarget
-from .documents import OpenDocument
+from .documents import OpenDocument, Stale
 from .server import DiffillServer, Loader, RequestFailed, refused
 from .settings import Settings, parse_settings, settings_section
 
@@ -43,11 +43,13 @@ def build_server(
     loader: Loader = load,
     settings: Settings | None = None,
     name: str = "diffill",
+    client_timeout_s: float | None = None,
 ) -> DiffillServer:
     """A diffill Language Server driving `backend`, or, without one, the model `loader`
     loads (called as `loader(folder, device=..., dtype=...)` on the worker thread after
-    `initialized` and again when the model settings change)."""
-    server = DiffillServer(backend, loader, settings, name)
+    `initialized` and again when the model settings change). `client_timeout_s`: how long
+    to wait for the client's answers to the server's own requests."""
+    server = DiffillServer(backend, loader, settings, name, client_timeout_s)
 
     @server.feature(types.INITIALIZE)
     def initialize(params: types.InitializeParams) -> None:
@@ -73,13 +75,11 @@ def build_server(
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(params: types.DidOpenTextDocumentParams) -> None:
-        od = server.documents.open(params.text_document)
-        server.schedule_diagnostics(od.uri, 0)
+        server.open(params.text_document)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(params: types.DidChangeTextDocumentParams) -> None:
-        od = server.change(params)
-        server.schedule_diagnostics(od.uri, server.settings.diagnostics_delay_ms)
+        server.change(params)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(params: types.DidCloseTextDocumentParams) -> None:
@@ -93,9 +93,7 @@ def build_server(
         if section is not None:
             server.apply_settings(section)
         else:  # the pull model: the notification only says "ask again"
-            pull = asyncio.ensure_future(server.pull_settings())
-            server.pulls.add(pull)  # asyncio keeps only weak references to tasks
-            pull.add_done_callback(server.pulls.discard)
+            server.spawn(server.pull_settings())
 
     @server.feature(types.WINDOW_WORK_DONE_PROGRESS_CANCEL)
     def progress_cancel(params: types.WorkDoneProgressCancelParams) -> None:
@@ -107,12 +105,20 @@ def build_server(
             code_action_kinds=conversions.CODE_ACTION_KINDS, resolve_provider=True
         ),
     )
-    def code_action(params: types.CodeActionParams) -> list[types.CodeAction] | None:
+    async def code_action(params: types.CodeActionParams) -> list[types.CodeAction]:
         od = server.document(params.text_document.uri)
+        if not od.text_known or od.lang is None:
+            return []  # lost, too large or no grammar: said once when it happened
         start, end = server.offsets(od, params.range)
-        parsed = server.documents.parsed(od)
-        if parsed is None:
-            return None
+        try:
+            parsed = await server.documents.parsed(od)
+        except Stale:
+            raise JsonRpcContentModified(
+                "the document changed while its actions were listed"
+            ) from None
+        if isinstance(parsed, str):
+            server._tell(od, parsed)
+            return []
         return _list_actions(server, od, parsed, start, end, params.context)
 
     @server.feature(types.CODE_ACTION_RESOLVE)
@@ -120,7 +126,10 @@ def build_server(
         target = server.edit_target(action.data, "code action data")
         if target.intent is None or target.version is None:
             raise JsonRpcInvalidParams("code action data needs 'intent' and 'version'")
-        if server.document(target.uri).version != target.version:
+        listed = server.document(target.uri)
+        if listed.lost:
+            raise RequestFailed(server.lost_reason(listed))
+        if listed.version != target.version:
             raise JsonRpcContentModified("the document changed since the action was listed")
         od, result = await server.edit(
             target, target.intent, title=f"diffill: {action.title}", token=None
@@ -131,7 +140,13 @@ def build_server(
             raise RequestFailed(result.reason)
         if not result.changed:
             # Nothing to apply; the client would apply nothing silently, so say why.
-            server.show(types.MessageType.Info, f"diffill: {result.reason}")
+            if result.status is Status.REJECTED and result.edits:
+                server.show(
+                    types.MessageType.Info, f"diffill: {result.reason}, so it was not applied."
+                )
+                action.data = {**(action.data or {}), "rejected": _rejected(server, od, result)}
+            else:
+                server.show(types.MessageType.Info, f"diffill: {result.reason}.")
             return action
         if server.documents.get(od.uri) is not od:
             raise JsonRpcContentModified("the document changed while the model ran")
@@ -155,10 +170,16 @@ def build_server(
         if not server.settings.inline_completion:
             return None
         od = server.document(params.text_document.uri)
+        if not od.text_known or od.lang is None:
+            return []
         cursor, _ = server.offsets(od, types.Range(start=params.position, end=params.position))
+        try:
+            parsed = await server.documents.parsed(od)
+        except Stale:
+            return []  # typed past it: the newer request has the answer
         result = await server.compute(
             od,
-            _completion_request(server, od, cursor),
+            _completion_request(od, parsed, cursor),
             title="diffill: completing",
             token=params.work_done_token,
             create_progress=False,
@@ -192,11 +213,27 @@ def _command_handler(command: str, intent: Intent) -> Callable[..., Any]:
     return run
 
 
-def _completion_request(server: DiffillServer, od: OpenDocument, cursor: int) -> EditRequest:
+def _rejected(server: DiffillServer, od: OpenDocument, result: Any) -> dict[str, Any]:
+    """A proposal the engine did not apply (it adds a syntax error), in the resolved
+    action's data for clients that show it for the user to judge: why, and its edits."""
+    edits = conversions.text_edits(od.doc, result.edits, server.encoding)
+    return {
+        "reason": result.reason,
+        "version": od.version,
+        "edits": [
+            {
+                "range": conversions.target_json(conversions.EditTarget(od.uri, e.range))["range"],
+                "newText": e.new_text,
+            }
+            for e in edits
+        ],
+    }
+
+
+def _completion_request(od: OpenDocument, parsed: ParsedDocument | str, cursor: int) -> EditRequest:
     """Complete at the cursor; on a one-line placeholder, fill it instead (the inline item
     then replaces the placeholder)."""
-    parsed = server.documents.parsed(od)
-    span = fill_span(parsed, cursor, cursor) if parsed is not None else None
+    span = fill_span(parsed, cursor, cursor) if not isinstance(parsed, str) else None
     if span is not None:
         start, end = span
         if "\n" not in od.doc.text[start:end] and "\r" not in od.doc.text[start:end]:

@@ -3,10 +3,15 @@
 edit run on the model worker with progress, preview and cancellation.
 
 Threads: the event loop answers everything; the model runs on one worker thread
-(`ModelWorker`) fed by a bounded queue, so listing code actions, diagnostics and document
-sync never wait for a denoise. Cancellation is a `threading.Event` the sampler checks
-between steps, set by `$/cancelRequest`, by `window/workDoneProgress/cancel` or by newer
-work that supersedes it.
+(`ModelWorker`) fed by a bounded queue, and parsing on one of its own (`Documents`), so
+listing code actions, diagnostics and document sync never wait for a denoise or a slow
+parse. Cancellation is a `threading.Event` the sampler checks between steps, set by
+`$/cancelRequest`, by `window/workDoneProgress/cancel` or by newer work that supersedes it.
+
+One module past 500 lines: it is one object, the state every handler shares, whose parts
+(documents and what the user is told about them, diagnostics, settings and the model, the
+edit run) call each other; the protocol, conversions, documents, progress and the worker
+already live apart.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from .conversions import (
     status_params,
     workspace_edit,
 )
-from .documents import Documents, OpenDocument
+from .documents import ARRIVAL, Documents, OpenDocument, Stale
 from .progress import PreviewStream, WorkProgress
 from .pygls_protocol import DiffillProtocol
 from .settings import Settings, parse_settings
@@ -85,6 +90,7 @@ class DiffillServer(LanguageServer):
         loader: Loader,
         settings: Settings | None = None,
         name: str = "diffill",
+        client_timeout_s: float | None = None,
     ) -> None:
         super().__init__(
             name,
@@ -92,6 +98,8 @@ class DiffillServer(LanguageServer):
             text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
             protocol_cls=DiffillProtocol,
         )
+        if client_timeout_s is not None:
+            self.protocol.client_timeout_s = client_timeout_s
         self.backend = backend
         self.loader: Loader | None = loader if backend is None else None
         self.defaults = settings or Settings()  # what null and invalid values fall back to
@@ -107,7 +115,9 @@ class DiffillServer(LanguageServer):
         self._diagnostic_timers: dict[str, asyncio.TimerHandle] = {}
         self._with_diagnostics: set[str] = set()  # uris whose published list is non-empty
         self.pending_problems: list[str] = []  # settings problems to show once initialized
-        self.pulls: set[asyncio.Future] = set()  # workspace/configuration requests in flight
+        self.tasks: set[asyncio.Future] = set()  # diagnostics and settings pulls in flight
+        self._told: dict[str, str] = {}  # uri -> the last "no work for this file" message shown
+        self.protocol.on_request = self._request_arrived
 
     # -- client capabilities -----------------------------------------------------------------
 
@@ -125,18 +135,53 @@ class DiffillServer(LanguageServer):
         )
         return "edit" in (props or [])
 
+    def _experimental(self, name: str) -> bool:
+        experimental = self.client_capabilities.experimental
+        return isinstance(experimental, dict) and bool(experimental.get(name))
+
     @property
     def client_preview(self) -> bool:
-        experimental = self.client_capabilities.experimental
-        return isinstance(experimental, dict) and bool(experimental.get("diffillPreview"))
+        return self._experimental("diffillPreview")
+
+    @property
+    def client_progress(self) -> bool:
+        """The client draws a resolve's progress itself, from `diffill/preview` (the VS Code
+        extension's single notification): no work-done progress is created for it."""
+        return self._experimental("diffillProgress")
 
     # -- messages ----------------------------------------------------------------------------
 
     def show(self, kind: types.MessageType, message: str) -> None:
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))
 
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        # pygls shows every failed notification as an "Error in server" pop-up; what the
+        # client sent wrong is logged, and users see only what they can act on.
+        log.warning("%s", error)
+
     def send_status(self) -> None:
-        self.protocol.notify(STATUS, status_params(self.backend, self.busy, self.model_problem))
+        loading = None
+        if self.backend is None and self.loader is not None and not self.model_problem:
+            loading = (self.settings.model or "the shipped model", self.settings.device)
+        self.protocol.notify(
+            STATUS, status_params(self.backend, self.busy, self.model_problem, loading)
+        )
+
+    def spawn(self, work: Any) -> None:
+        """Run a coroutine on the loop, kept until it ends (asyncio keeps weak references)."""
+        task = asyncio.ensure_future(work)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def settled(self) -> None:
+        """Wait for the diagnostics and settings work in flight (tests use it)."""
+        while self.tasks:
+            await asyncio.gather(*list(self.tasks), return_exceptions=True)
+
+    def stop_work(self) -> None:
+        """The session ends: stop the model and the parses."""
+        self.worker.cancel_all()
+        self.documents.stop()
 
     def call_on_loop(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run `fn` on the event loop, from any thread: pygls writes to the client from
@@ -153,26 +198,69 @@ class DiffillServer(LanguageServer):
 
     # -- documents ---------------------------------------------------------------------------
 
+    def _request_arrived(self) -> None:
+        ARRIVAL.set(self.documents.snapshot())
+
     def document(self, uri: str) -> OpenDocument:
-        od = self.documents.get(uri)
+        """The document as it was when the request being handled arrived (see ARRIVAL)."""
+        arrived = ARRIVAL.get()
+        od = arrived.get(uri) if arrived is not None else self.documents.get(uri)
         if od is None:
             raise JsonRpcInvalidParams(
                 f"unknown document {uri}: it is not open (textDocument/didOpen comes first)"
             )
         return od
 
-    def change(self, params: types.DidChangeTextDocumentParams) -> OpenDocument:
-        od = self.document(params.text_document.uri)
-        return self.documents.change(od, params, self.encoding)
+    def open(self, item: types.TextDocumentItem) -> None:
+        od = self.documents.open(item)
+        self._told.pop(od.uri, None)
+        self._tell(od)
+        self.schedule_diagnostics(od.uri, 0)
+
+    def change(self, params: types.DidChangeTextDocumentParams) -> None:
+        od = self.documents.get(params.text_document.uri)
+        if od is None:
+            log.info("a change to %s, which is not open, ignored", params.text_document.uri)
+            return
+        od = self.documents.change(od, params, self.encoding)
+        self._tell(od)
+        self.schedule_diagnostics(od.uri, self.settings.diagnostics_delay_ms)
 
     def close(self, uri: str) -> None:
         self.documents.close(uri)
+        self._told.pop(uri, None)
         timer = self._diagnostic_timers.pop(uri, None)
         if timer is not None:
             timer.cancel()
         if uri in self._with_diagnostics:
             self._with_diagnostics.discard(uri)
             self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri, []))
+
+    def _tell(self, od: OpenDocument, parse_problem: str = "") -> None:
+        """Say once why diffill does no work for a document (lost track, too large, too slow
+        to parse), and nothing again until the reason changes."""
+        if od.lost:
+            message = (
+                f"diffill lost track of {od.name}: {od.lost}. It offers nothing for this file "
+                "until the editor sends its whole text again: close and reopen the file."
+            )
+        elif not od.text_known:
+            message = f"diffill: {od.name} is {od.unsupported}; no diagnostics or edits for it."
+        elif parse_problem:
+            message = (
+                f"diffill: {od.name}: {parse_problem}; no diagnostics or edits for it while it "
+                "is this long."
+            )
+        else:
+            self._told.pop(od.uri, None)
+            return
+        if self._told.get(od.uri) != message:
+            self._told[od.uri] = message
+            self.show(types.MessageType.Warning, message)
+
+    @staticmethod
+    def lost_reason(od: OpenDocument) -> str:
+        return f"diffill lost track of this document ({od.lost}): close and reopen it"
 
     def offsets(self, od: OpenDocument, rng: types.Range) -> tuple[int, int]:
         try:
@@ -189,21 +277,32 @@ class DiffillServer(LanguageServer):
         if timer is not None:
             timer.cancel()
         if delay_ms <= 0 or self.loop is None:
-            self.publish_diagnostics(uri)
+            self.spawn(self.publish_diagnostics(uri, self.documents.get(uri)))
             return
         self._diagnostic_timers[uri] = self.loop.call_later(
-            delay_ms / 1000, self.publish_diagnostics, uri
+            delay_ms / 1000,
+            lambda: self.spawn(self.publish_diagnostics(uri, self.documents.get(uri))),
         )
 
-    def publish_diagnostics(self, uri: str) -> None:
-        """Publish the syntax errors of the current version (an empty list clears them),
-        and parse it now, while the user pauses, so code actions list from that parse."""
-        self._diagnostic_timers.pop(uri, None)
-        od = self.documents.get(uri)
-        if od is None:
+    async def publish_diagnostics(self, uri: str, od: OpenDocument | None) -> None:
+        """Publish the syntax errors of version `od` (an empty list clears them), unless a
+        change came since (it scheduled its own), and parse it now, while the user pauses,
+        so code actions list from that parse. `od` is taken when scheduled: the task starts
+        a loop turn later, maybe after a change whose delay it must not skip."""
+        if od is None or self.documents.get(uri) is not od:
             return
-        parsed = self.documents.parsed(od) if self.settings.diagnostics else None
-        issues = parsed.issues if parsed is not None else []
+        self._diagnostic_timers.pop(uri, None)
+        issues = []
+        if self.settings.diagnostics and od.text_known and od.lang is not None:
+            try:
+                parsed = await self.documents.parsed(od)
+            except Stale:
+                return  # the change that made it stale scheduled its own
+            if isinstance(parsed, str):
+                self._tell(od, parsed)
+            else:
+                issues = parsed.issues
+                self._tell(od)
         if not issues and uri not in self._with_diagnostics:
             return  # nothing to say, nothing to clear
         diagnostics = [diagnostic(od.doc, i, self.encoding) for i in issues]
@@ -311,10 +410,17 @@ class DiffillServer(LanguageServer):
         token, or one the server creates) and preview; what `codeAction/resolve` and the
         commands share."""
         od = self.document(target.uri)
+        if od.lost:
+            return od, EditResult(Status.ERROR, self.lost_reason(od))
         start, end = self.offsets(od, target.range)
         request = EditRequest(intent, start, end, target.strength)
         result = await self.compute(
-            od, request, title=title, token=token, create_progress=True, key=(request, od.uri)
+            od,
+            request,
+            title=title,
+            token=token,
+            create_progress=not self.client_progress,
+            key=(request, od.uri),
         )
         return od, result
 
@@ -338,9 +444,15 @@ class DiffillServer(LanguageServer):
         A `$/cancelRequest` cancels the awaiting task: the event stops the model within a
         step and the CancelledError goes on to pygls, which answers RequestCancelled.
         """
-        parsed = self.documents.parsed(od)
-        if parsed is None:
-            return EditResult(Status.UNSUPPORTED, od.unsupported, request.start, request.end)
+        try:
+            parsed = await self.documents.parsed(od)
+        except Stale:
+            return EditResult(Status.CANCELLED, "the document changed", request.start, request.end)
+        if isinstance(parsed, str):
+            if od.lost:
+                return EditResult(Status.ERROR, self.lost_reason(od), request.start, request.end)
+            self._tell(od, parsed if od.text_known and od.lang is not None else "")
+            return EditResult(Status.UNSUPPORTED, parsed, request.start, request.end)
         msg_id = self.protocol.msg_id
         cancellations = self.protocol.cancellations
         cancel = cancellations.for_request(msg_id)
@@ -353,12 +465,12 @@ class DiffillServer(LanguageServer):
                 token,
                 title,
                 cancel,
-                steps=self.settings.steps,
+                steps=progress_total(self.settings),
                 create=create_progress and self.client_has("window.work_done_progress"),
             )
             if self.client_preview or self.settings.preview:
                 preview = PreviewStream(
-                    self.protocol.notify, od, self.encoding, self.settings.steps
+                    self.protocol.notify, od, self.encoding, progress_total(self.settings)
                 )
             job = self.worker.submit(
                 # Its own copy of the tree: tree-sitter trees are not shared across threads.
@@ -408,6 +520,9 @@ class DiffillServer(LanguageServer):
         def on_step(text: str, step: Any) -> None:
             self.call_on_loop(_stepped, progress, preview, text, step.index, step.masked)
 
+        def on_phase(phase: str) -> None:
+            self.call_on_loop(_phased, progress, preview, phase)
+
         def run() -> EditResult:  # on the worker thread
             backend = self.backend
             if backend is None:
@@ -420,8 +535,15 @@ class DiffillServer(LanguageServer):
                 prepared = engine.prepare(parsed, request, backend, options, span)
             except EditFailure as failed:
                 return failed.result
-            watch = on_step if progress is not None or preview is not None else None
-            return engine.edit_prepared(prepared, backend, options, watch, cancel)
+            watched = progress is not None or preview is not None
+            return engine.edit_prepared(
+                prepared,
+                backend,
+                options,
+                on_step if watched else None,
+                cancel,
+                on_phase if watched else None,
+            )
 
         return run
 
@@ -462,6 +584,21 @@ def _stepped(
         progress.step(index, masked)
     if preview is not None:
         preview.step(text, index)
+
+
+def _phased(progress: WorkProgress | None, preview: PreviewStream | None, phase: str) -> None:
+    if progress is not None:
+        progress.phase(phase)
+    if preview is not None:
+        preview.phase(phase)
+
+
+def progress_total(settings: Settings) -> int | None:
+    """The step count a run reaches at most: the fixed `steps`, else the preset's cap."""
+    if settings.steps is not None:
+        return settings.steps
+    cap = settings.edit_options().sampler.get("max_steps")
+    return cap if isinstance(cap, int) else None
 
 
 def _summary(result: EditResult | None) -> str:

@@ -57,6 +57,17 @@ def _camel(name: str) -> str:
 SETTING_NAMES: dict[str, str] = {_camel(f.name): f.name for f in fields(Settings)}
 
 
+# Each integer setting's range. JSON numbers have no bound, and a delay of 10**400 ms
+# overflows every timer: past these, a value is reported and the default kept.
+_INTEGER_BOUNDS: dict[str, tuple[int, int]] = {
+    "steps": (1, 4096),
+    "max_span_tokens": (1, 65_536),
+    "max_context_tokens": (1, 1_048_576),
+    "diagnostics_delay_ms": (0, 60_000),
+}
+_MAX_TEMPERATURE = 100.0
+
+
 def _check_setting(name: str, value: Any) -> Any:
     """The value if it is valid for `name`; ValueError with the reason otherwise."""
     if name in ("diagnostics", "inline_completion", "preview"):
@@ -78,16 +89,18 @@ def _check_setting(name: str, value: Any) -> Any:
         if value not in DTYPES:
             raise ValueError(f"must be one of {', '.join(DTYPES)} or null")
         return value
-    if name in ("steps", "max_span_tokens", "max_context_tokens", "diagnostics_delay_ms"):
+    if name in _INTEGER_BOUNDS:
         if value is None and name == "steps":
             return None
-        if isinstance(value, float) and value.is_integer():
+        if isinstance(value, float) and math.isfinite(value) and value.is_integer():
             value = int(value)  # JSON has one number type; 16.0 is 16
         if not isinstance(value, int) or isinstance(value, bool):
             raise ValueError("must be an integer")
-        low = 0 if name == "diagnostics_delay_ms" else 1
+        low, high = _INTEGER_BOUNDS[name]
         if value < low:
             raise ValueError(f"must be at least {low}")
+        if value > high:
+            raise ValueError(f"must be at most {high:,}")
         return value
     if name == "threshold":
         if value is None:
@@ -100,8 +113,10 @@ def _check_setting(name: str, value: Any) -> Any:
             raise ValueError(f"must be one of {', '.join(PRESETS)}")
         return value
     if name == "temperature":
-        if not number(value) or not 0 <= value < math.inf:
+        if not number(value) or not value >= 0:
             raise ValueError("must be a number >= 0")
+        if not value <= _MAX_TEMPERATURE:
+            raise ValueError(f"must be a number at most {_MAX_TEMPERATURE:g}")
         return float(value)
     raise AssertionError(name)
 
@@ -141,11 +156,16 @@ def parse_settings(
         except ValueError as err:
             default = getattr(defaults, name)
             problems.append(
-                f"diffill.{key}: {err} (got {json.dumps(value)}); "
+                f"diffill.{key}: {err} (got {_shown(value)}); "
                 f"using the default {json.dumps(default)}"
             )
             changes[name] = default
     return replace(current, **changes), problems
+
+
+def _shown(value: object) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def settings_section(raw: object, *, bare: bool) -> object:

@@ -22,6 +22,7 @@ from .languages import (
 from .placeholders import Placeholder
 from .snapping import fix_span, snap_to_statements
 from .trees import (
+    ParseTimeout,
     SyntaxIssue,
     count_errors,
     edit_tree,
@@ -34,6 +35,7 @@ from .trees import (
 
 __all__ = [
     "LanguageSpec",
+    "ParseTimeout",
     "Placeholder",
     "SyntaxIssue",
     "UnsupportedLanguage",

@@ -9,6 +9,7 @@ and returns plain values; `edit_tree` alone changes its tree, as `Tree.edit` doe
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -22,13 +23,29 @@ from .placeholders import Placeholder
 # A Parser carries mutable state and the server parses from worker threads, so each thread
 # keeps its own parser per language; Languages are immutable and shared.
 _parsers = threading.local()
+_READ_CHUNK = 1 << 16
 
 
-def parse(source: bytes, lang: LanguageSpec, old_tree: Tree | None = None) -> Tree:
+class ParseTimeout(Exception):
+    """Parsing took longer than its bound (tree-sitter is slow on some inputs: Python
+    comment lines after an indented block are quadratic)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            f"parsing took longer than {seconds:g} s (tree-sitter is slow on some files, "
+            "such as many comment lines after an indented block)"
+        )
+        self.seconds = seconds
+
+
+def parse(
+    source: bytes, lang: LanguageSpec, old_tree: Tree | None = None, timeout_s: float | None = None
+) -> Tree:
     """Parse UTF-8 `source`. Never raises on bad syntax: errors become ERROR/MISSING nodes.
 
     old_tree: the previous version's tree with `edit_tree` applied for every change since;
     tree-sitter then reparses only what changed (milliseconds for a large file).
+    timeout_s: give up after this long with ParseTimeout (None: no bound).
     """
     if not isinstance(source, bytes):
         raise TypeError(
@@ -39,7 +56,29 @@ def parse(source: bytes, lang: LanguageSpec, old_tree: Tree | None = None) -> Tr
     parser = cache.get(lang.name)
     if parser is None:
         parser = cache[lang.name] = Parser(lang.language)
-    return parser.parse(source, old_tree) if old_tree is not None else parser.parse(source)
+    if timeout_s is None:
+        return parser.parse(source, old_tree) if old_tree is not None else parser.parse(source)
+    # Only the callback form of Parser.parse takes a progress callback, which is what
+    # tree-sitter >= 0.25 offers instead of a timeout.
+    deadline = time.monotonic() + timeout_s
+
+    def read(offset: int, _point: object) -> bytes:
+        # bytes, not a memoryview: py-tree-sitter then keeps the source (Node.text), which
+        # it does not for other buffers (and crashes reading it).
+        return source[offset : offset + _READ_CHUNK]
+
+    def past_deadline(_offset: int, _has_error: bool) -> bool:
+        return time.monotonic() > deadline
+
+    try:
+        if old_tree is None:
+            return parser.parse(read, progress_callback=past_deadline)
+        return parser.parse(read, old_tree, progress_callback=past_deadline)
+    except ValueError:  # "Parsing failed": the callback stopped it
+        parser.reset()  # or the next parse would resume this one
+        if time.monotonic() > deadline:
+            raise ParseTimeout(timeout_s) from None
+        raise
 
 
 def edit_tree(tree: Tree, old: bytes, new: bytes, start: int, old_end: int, new_end: int) -> None:

@@ -6,9 +6,12 @@
 // it was; an inline completion from the server is shown as ghost text and accepted with Tab.
 //
 // The server is the stand-in of tests/lsp_harness.py, whose answer is the document's
-// `# out: "..."` line, so the expected file is exact. Every wait is for something on the page
-// or on disk, bounded by a timeout. Run by e2e/run.sh, which finds or installs what it needs
-// and passes it here in the environment:
+// `# out: "..."` line, so the expected file is exact. With DIFFILL_E2E_SCENARIO=real the
+// server is `diffill serve` with the shipped model instead: a fill's proposal appears (the
+// file on disk untouched), accepting and saving writes a file that parses; a fill cancelled
+// while it runs and a fill rejected leave the file as it was.
+// Every wait is for something on the page or on disk, bounded by a timeout. Run by
+// e2e/run.sh, which finds or installs what it needs and passes it here in the environment:
 //   CODE_SERVER  the code-server entry script      NODE24     the Node that runs it
 //   CHROMIUM     the browser                       PLAYWRIGHT the playwright-core folder
 //   VSIX         the packaged extension            PYTHON     a Python with diffill installed
@@ -32,6 +35,14 @@ const [CODE_SERVER, NODE24, CHROMIUM, PLAYWRIGHT, VSIX, PYTHON, REPO, ARTIFACTS]
   "CODE_SERVER", "NODE24", "CHROMIUM", "PLAYWRIGHT", "VSIX", "PYTHON", "REPO", "ARTIFACTS",
 ].map(env);
 const TIMEOUT_MS = Number(process.env.DIFFILL_E2E_TIMEOUT_MS || 120000);
+const SCENARIO = process.env.DIFFILL_E2E_SCENARIO || "stand-in";
+if (!["stand-in", "real"].includes(SCENARIO)) {
+  throw new Error(`drive.mjs: DIFFILL_E2E_SCENARIO is stand-in or real, not ${SCENARIO}`);
+}
+// The real scenario's file: the README's example, whose TODO body the shipped model fills
+// with code that parses (temperature 0: the same every run).
+const SHAPES = readFileSync(join(REPO, "examples", "shapes.py"), "utf8");
+const SHAPES_PASS = "16:9"; // on the `pass` under `# TODO: the circumference of the circle`
 
 const SOURCE = '# out: "return a + b"\n\n\ndef add(a, b):\n    # TODO: add them\n    pass\n';
 const EXPECTED = '# out: "return a + b"\n\n\ndef add(a, b):\n    return a + b\n';
@@ -88,9 +99,19 @@ const slowFile = join(workspace, "mul.py");
 writeFileSync(slowFile, SLOW);
 const partialFile = join(workspace, "sub.py");
 writeFileSync(partialFile, PARTIAL);
+const realFiles = Object.fromEntries(
+  ["accepted", "rejected", "cancelled"].map((name) => [name, join(workspace, `${name}.py`)]),
+);
+for (const path of Object.values(realFiles)) {
+  writeFileSync(path, SHAPES);
+}
+const serverCommand =
+  SCENARIO === "real"
+    ? [PYTHON, "-m", "diffill.server.cli", "serve"]
+    : [PYTHON, "-m", "tests.lsp_harness", "--model", "scripted"];
 const settings = JSON.stringify(
   {
-    "diffill.server.command": [PYTHON, "-m", "tests.lsp_harness", "--model", "scripted"],
+    "diffill.server.command": serverCommand,
     "diffill.trace.server": "messages",
     "workbench.startupEditor": "none",
     "workbench.tips.enabled": false,
@@ -209,77 +230,149 @@ try {
   const decorated = (what, test) =>
     until(what, async () => test(await decorations()), TIMEOUT_MS);
 
-  await open("add.py", "def add");
-  mark("add.py open");
+  async function standInScenario() {
+    await open("add.py", "def add");
+    mark("add.py open");
 
-  // The status bar item appears when the extension starts, then names the model.
-  await page.locator(".statusbar-item", { hasText: "diffill: stand-in · cpu" }).waitFor();
-  mark("server ready");
+    // The status bar item appears when the extension starts, then names the model.
+    await page.locator(".statusbar-item", { hasText: "diffill: stand-in · cpu" }).waitFor();
+    mark("server ready");
 
-  await command("Go to Line/Column");
-  await page.keyboard.type("5:7");
-  await page.keyboard.press("Enter");
-  await command("diffill: Fill placeholder");
-  const accept = page.locator(".codelens-decoration", { hasText: "Accept" });
-  await accept.waitFor();
-  await decorated("the proposal's decorations", (d) =>
-    d.after.some((c) => c.includes("return a + b")) && d.struck.join("").includes("pass"),
-  );
-  await page.screenshot({ path: join(ARTIFACTS, "proposal.png") });
-  mark("proposal shown");
-  if (readFileSync(file, "utf8") !== SOURCE) {
-    throw new Error("the proposal changed the file before it was accepted");
+    await command("Go to Line/Column");
+    await page.keyboard.type("5:7");
+    await page.keyboard.press("Enter");
+    await command("diffill: Fill placeholder");
+    const accept = page.locator(".codelens-decoration", { hasText: "Accept" });
+    await accept.waitFor();
+    await decorated("the proposal's decorations", (d) =>
+      d.after.some((c) => c.includes("return a + b")) && d.struck.join("").includes("pass"),
+    );
+    await page.screenshot({ path: join(ARTIFACTS, "proposal.png") });
+    mark("proposal shown");
+    if (readFileSync(file, "utf8") !== SOURCE) {
+      throw new Error("the proposal changed the file before it was accepted");
+    }
+
+    await command("diffill: Accept proposal");
+    await accept.waitFor({ state: "detached" });
+    await page.keyboard.press("Control+S");
+    const onDisk = await until("the filled file on disk", () => {
+      const text = readFileSync(file, "utf8");
+      return text === SOURCE ? false : text;
+    });
+    if (onDisk !== EXPECTED) {
+      throw new Error(`the file on disk is\n${JSON.stringify(onDisk)}\nnot\n${JSON.stringify(EXPECTED)}`);
+    }
+    mark("filled file saved");
+
+    // The live preview, then cancel: the preview goes and the file stays as it was.
+    await open("mul.py", "def mul");
+    await command("Go to Line/Column");
+    await page.keyboard.type("6:5");
+    await page.keyboard.press("Enter");
+    await command("diffill: Fill placeholder");
+    await decorated("the live preview", (d) => d.after.some((c) => c.includes("⟳ diffill")));
+    await page.screenshot({ path: join(ARTIFACTS, "preview.png") });
+    mark("preview shown");
+    await command("diffill: Cancel the running request");
+    await decorated("the preview to clear", (d) => !d.after.some((c) => c.includes("⟳ diffill")));
+    if ((await page.locator(".codelens-decoration", { hasText: "Accept" }).count()) !== 0) {
+      throw new Error("a cancelled request left a proposal");
+    }
+    await page.keyboard.press("Control+S");
+    if (readFileSync(slowFile, "utf8") !== SLOW) {
+      throw new Error("cancelling changed the file");
+    }
+    mark("cancelled");
+
+    // Inline completion: the server's item as ghost text, accepted with Tab.
+    await open("sub.py", "def sub");
+    await command("Go to Line/Column");
+    await page.keyboard.type("3:12");
+    await page.keyboard.press("Enter");
+    await command("Trigger Inline Suggestion");
+    await page.locator(".ghost-text-decoration, .ghost-text").first().waitFor();
+    await page.keyboard.press("Tab");
+    await page.keyboard.press("Control+S");
+    const completed = await until("the completed file on disk", () => {
+      const text = readFileSync(partialFile, "utf8");
+      return text === PARTIAL ? false : text;
+    });
+    if (completed !== COMPLETED) {
+      throw new Error(`the completed file is\n${JSON.stringify(completed)}\nnot\n${JSON.stringify(COMPLETED)}`);
+    }
+    mark("inline completion accepted");
   }
 
-  await command("diffill: Accept proposal");
-  await accept.waitFor({ state: "detached" });
-  await page.keyboard.press("Control+S");
-  const onDisk = await until("the filled file on disk", () => {
-    const text = readFileSync(file, "utf8");
-    return text === SOURCE ? false : text;
-  });
-  if (onDisk !== EXPECTED) {
-    throw new Error(`the file on disk is\n${JSON.stringify(onDisk)}\nnot\n${JSON.stringify(EXPECTED)}`);
-  }
-  mark("filled file saved");
+  async function realScenario() {
+    const parses = (path) =>
+      spawnSync(PYTHON, ["-c", "import ast, sys; ast.parse(open(sys.argv[1], encoding='utf-8').read())", path])
+        .status === 0;
+    const lens = () => page.locator(".codelens-decoration", { hasText: "Accept" });
+    const chord = async (key) => {
+      await page.keyboard.press("Control+Alt+D");
+      await page.keyboard.press(key);
+    };
+    const fillAt = async (name, where) => {
+      await open(name, "class Circle");
+      await command("Go to Line/Column");
+      await page.keyboard.type(where);
+      await page.keyboard.press("Enter");
+      await chord("F"); // diffill: Fill placeholder
+    };
 
-  // The live preview, then cancel: the preview goes and the file stays as it was.
-  await open("mul.py", "def mul");
-  await command("Go to Line/Column");
-  await page.keyboard.type("6:5");
-  await page.keyboard.press("Enter");
-  await command("diffill: Fill placeholder");
-  await decorated("the live preview", (d) => d.after.some((c) => c.includes("⟳ diffill")));
-  await page.screenshot({ path: join(ARTIFACTS, "preview.png") });
-  mark("preview shown");
-  await command("diffill: Cancel the running request");
-  await decorated("the preview to clear", (d) => !d.after.some((c) => c.includes("⟳ diffill")));
-  if ((await page.locator(".codelens-decoration", { hasText: "Accept" }).count()) !== 0) {
-    throw new Error("a cancelled request left a proposal");
-  }
-  await page.keyboard.press("Control+S");
-  if (readFileSync(slowFile, "utf8") !== SLOW) {
-    throw new Error("cancelling changed the file");
-  }
-  mark("cancelled");
+    await open("accepted.py", "class Circle");
+    // The status bar names the model once it has loaded (shipped model, cpu).
+    await page.locator(".statusbar-item", { hasText: /diffill: .+ · cpu/ }).waitFor();
+    mark("server ready, model loaded");
 
-  // Inline completion: the server's item as ghost text, accepted with Tab.
-  await open("sub.py", "def sub");
-  await command("Go to Line/Column");
-  await page.keyboard.type("3:12");
-  await page.keyboard.press("Enter");
-  await command("Trigger Inline Suggestion");
-  await page.locator(".ghost-text-decoration, .ghost-text").first().waitFor();
-  await page.keyboard.press("Tab");
-  await page.keyboard.press("Control+S");
-  const completed = await until("the completed file on disk", () => {
-    const text = readFileSync(partialFile, "utf8");
-    return text === PARTIAL ? false : text;
-  });
-  if (completed !== COMPLETED) {
-    throw new Error(`the completed file is\n${JSON.stringify(completed)}\nnot\n${JSON.stringify(COMPLETED)}`);
+    await fillAt("accepted.py", SHAPES_PASS);
+    await lens().waitFor();
+    await page.screenshot({ path: join(ARTIFACTS, "real-proposal.png") });
+    mark("proposal shown");
+    if (readFileSync(realFiles.accepted, "utf8") !== SHAPES) {
+      throw new Error("the proposal changed the file before it was accepted");
+    }
+    await command("diffill: Accept proposal");
+    await lens().waitFor({ state: "detached" });
+    await page.keyboard.press("Control+S");
+    const accepted = await until("the filled file on disk", () => {
+      const text = readFileSync(realFiles.accepted, "utf8");
+      return text === SHAPES ? false : text;
+    });
+    if (!parses(realFiles.accepted)) {
+      throw new Error(`the accepted file does not parse:\n${accepted}`);
+    }
+    mark("accepted file saved and parses");
+
+    await fillAt("rejected.py", SHAPES_PASS);
+    await lens().waitFor();
+    await command("diffill: Reject proposal");
+    await lens().waitFor({ state: "detached" });
+    await page.keyboard.press("Control+S");
+    if (readFileSync(realFiles.rejected, "utf8") !== SHAPES) {
+      throw new Error("rejecting changed the file");
+    }
+    mark("rejected");
+
+    await fillAt("cancelled.py", SHAPES_PASS);
+    await chord("C"); // diffill: Cancel the running request, at once (the model takes seconds)
+    await decorated("the preview to clear", (d) => !d.after.some((c) => c.includes("⟳ diffill")));
+    if ((await lens().count()) !== 0) {
+      throw new Error("a cancelled fill left a proposal (did the model finish before the cancel?)");
+    }
+    await page.keyboard.press("Control+S");
+    if (readFileSync(realFiles.cancelled, "utf8") !== SHAPES) {
+      throw new Error("cancelling changed the file");
+    }
+    mark("cancelled");
   }
-  mark("inline completion accepted");
+
+  if (SCENARIO === "real") {
+    await realScenario();
+  } else {
+    await standInScenario();
+  }
   console.log(`[e2e] ok ${JSON.stringify(timings)}`);
 } catch (error) {
   failed = true;

@@ -4,6 +4,8 @@
 #
 #   bash editor_clients/vscode/e2e/run.sh              set up what is missing, then test
 #   bash editor_clients/vscode/e2e/run.sh --setup      set up only (warm the cache)
+#   DIFFILL_E2E_SCENARIO=real bash .../run.sh          against `diffill serve` and the
+#                                                      shipped model (default: the stand-in)
 #
 # Everything downloaded goes under $DIFFILL_E2E_CACHE (default editor_clients/vscode/.e2e-cache,
 # which git ignores), so a second run is offline:

@@ -22,16 +22,18 @@ import { type ExtensionSettings, serverSection } from "./settings";
 
 export const CLIENT_ID = "diffill"; // also the prefix of `diffill.trace.server`
 
-/** Asks for `diffill/preview` (an experimental client capability the server checks). */
+/** Experimental client capabilities the server checks: `diffillPreview` asks for
+ * `diffill/preview` (always: its steps and phases feed the request's one progress
+ * notification; `diffill.livePreview` decides only whether the text is drawn), and
+ * `diffillProgress` tells the server not to create a work-done progress of its own for the
+ * extension's requests, which would show the same progress a second time. */
 class PreviewCapability implements StaticFeature {
-  constructor(private readonly enabled: boolean) {}
-
   fillClientCapabilities(capabilities: { experimental?: unknown }): void {
     const experimental =
       typeof capabilities.experimental === "object" && capabilities.experimental !== null
         ? capabilities.experimental
         : {};
-    capabilities.experimental = { ...experimental, diffillPreview: this.enabled };
+    capabilities.experimental = { ...experimental, diffillPreview: true, diffillProgress: true };
   }
 
   initialize(): void {}
@@ -56,6 +58,7 @@ export function createClient(
   server: { command: string; args: string[] },
   settings: ExtensionSettings,
   output: vscode.LogOutputChannel,
+  trace: vscode.LogOutputChannel,
   handlers: ClientHandlers,
 ): LanguageClient {
   const cwd = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
@@ -67,7 +70,7 @@ export function createClient(
       { scheme: "untitled", language },
     ]),
     outputChannel: output,
-    traceOutputChannel: output,
+    traceOutputChannel: trace,
     initializationOptions: { diffill: serverSettings() },
     middleware: {
       workspace: {
@@ -87,7 +90,7 @@ export function createClient(
     },
   };
   const client = new LanguageClient(CLIENT_ID, "diffill", serverOptions, clientOptions);
-  client.registerFeature(new PreviewCapability(settings.livePreview));
+  client.registerFeature(new PreviewCapability());
   client.onNotification(STATUS_NOTIFICATION, (params: unknown) => {
     if (isStatusParams(params)) {
       handlers.status(params);

@@ -57,6 +57,7 @@ export class Decorations implements vscode.Disposable, vscode.CodeLensProvider {
 
   private readonly previews = new Map<string, PreviewOverlay>();
   private readonly proposals = new Map<string, ProposalOverlay>();
+  private readonly warnings = new Map<string, string>(); // why the server did not apply it
   private readonly lensesChanged = new vscode.EventEmitter<void>();
   readonly onDidChangeCodeLenses = this.lensesChanged.event;
   private readonly subscriptions: vscode.Disposable[];
@@ -92,19 +93,22 @@ export class Decorations implements vscode.Disposable, vscode.CodeLensProvider {
 
   showProposal(document: vscode.TextDocument, proposal: Proposal): void {
     const uri = document.uri.toString();
-    const overlay = proposalOverlay(
-      document.getText(),
-      proposal.edits,
-      proposal.title,
-      "",
-      document.languageId,
-    );
+    const title = proposal.warning
+      ? `${proposal.title} (not applied by diffill: ${proposal.warning})`
+      : proposal.title;
+    const overlay = proposalOverlay(document.getText(), proposal.edits, title, "", document.languageId);
     this.proposals.set(uri, overlay);
+    if (proposal.warning) {
+      this.warnings.set(uri, proposal.warning);
+    } else {
+      this.warnings.delete(uri);
+    }
     this.repaint(uri);
     this.lensesChanged.fire();
   }
 
   clearProposal(uri: string): void {
+    this.warnings.delete(uri);
     if (this.proposals.delete(uri)) {
       this.repaint(uri);
       this.lensesChanged.fire();
@@ -115,6 +119,7 @@ export class Decorations implements vscode.Disposable, vscode.CodeLensProvider {
     const uris = new Set([...this.previews.keys(), ...this.proposals.keys()]);
     this.previews.clear();
     this.proposals.clear();
+    this.warnings.clear();
     uris.forEach((uri) => this.repaint(uri));
     this.lensesChanged.fire();
   }
@@ -127,10 +132,13 @@ export class Decorations implements vscode.Disposable, vscode.CodeLensProvider {
     }
     const line = Math.min(overlay.firstLine, document.lineCount - 1);
     const at = new vscode.Range(line, 0, line, 0);
+    const warning = this.warnings.get(uri);
     return [
       new vscode.CodeLens(at, {
-        title: "$(check) Accept",
-        tooltip: "diffill: apply the proposal",
+        title: warning ? "$(warning) Accept anyway" : "$(check) Accept",
+        tooltip: warning
+          ? `diffill: apply it although ${warning}`
+          : "diffill: apply the proposal",
         command: "diffill.accept",
         arguments: [uri],
       }),

@@ -17,9 +17,12 @@ import {
   CONTENT_MODIFIED,
   type Intent,
   REQUEST_CANCELLED,
+  type PreviewParams,
   type TextEdit,
   actionData,
   editsFor,
+  progressMessage,
+  rejectedProposal,
 } from "./protocol";
 import { type Answer, EditStates, NOTHING_HERE, type Running, type Settled } from "./proposals";
 import type { Decorations } from "./decorations";
@@ -136,9 +139,11 @@ export class Editing implements vscode.Disposable {
     }
   }
 
-  /** Report a preview step on the progress notification of the document's request. */
-  step(uri: string, step: number, steps: number | null): void {
-    this.progress.get(uri)?.report({ message: steps ? `step ${step}/${steps}` : `step ${step}` });
+  /** Report what the server does (each denoising step, checking the result, each repair
+   * round) on the progress notification of the document's request: the one place this
+   * extension shows a request's progress (the server is asked not to add its own). */
+  step(params: PreviewParams): void {
+    this.progress.get(params.uri)?.report({ message: progressMessage(params) });
   }
 
   /** Stop the request running in the document: the buffer is left as it was. */
@@ -215,7 +220,18 @@ export class Editing implements vscode.Disposable {
       }
       const resolved = await client.sendRequest(CodeActionResolveRequest.type, action, token);
       if (!resolved.edit) {
-        return { kind: "unchanged" }; // the server said why in a message
+        // The server said why in a message; a proposal it did not apply is still shown.
+        const rejected = rejectedProposal(resolved.data);
+        if (rejected) {
+          return {
+            kind: "rejected",
+            title: resolved.title,
+            edits: rejected.edits,
+            version: rejected.version,
+            reason: rejected.reason,
+          };
+        }
+        return { kind: "unchanged" };
       }
       const versions: number[] = [];
       const edits = editsFor(resolved.edit as never, uri, versions);

@@ -20,9 +20,11 @@ import {
   serverCommand,
 } from "./settings";
 import { StatusBar } from "./statusBar";
+import { TraceChannel } from "./trace";
 
 class DiffillExtension implements vscode.Disposable {
   private readonly output = vscode.window.createOutputChannel("diffill", { log: true });
+  private readonly trace = new TraceChannel();
   private readonly statusBar = new StatusBar();
   private readonly decorations = new Decorations();
   private readonly editing: Editing;
@@ -60,6 +62,7 @@ class DiffillExtension implements vscode.Disposable {
     command("diffill.showLog", () => this.output.show(true));
     this.subscriptions.push(
       this.output,
+      this.trace,
       this.statusBar,
       this.decorations,
       this.editing,
@@ -107,7 +110,7 @@ class DiffillExtension implements vscode.Disposable {
     }
     this.statusBar.update({ phase: "starting", status: undefined, failure: undefined });
     this.output.info(`starting ${[server.command, ...server.args].join(" ")}`);
-    const client = createClient({ command: program, args: server.args }, this.current, this.output, {
+    const client = createClient({ command: program, args: server.args }, this.current, this.output, this.trace, {
       status: (params) => this.statusBar.update({ status: params }),
       preview: (params) => {
         if (this.current.livePreview && this.editing.runningIn(params.uri)) {
@@ -115,7 +118,7 @@ class DiffillExtension implements vscode.Disposable {
         } else if (params.done) {
           this.decorations.clearPreview(params.uri);
         }
-        this.editing.step(params.uri, params.step, params.steps);
+        this.editing.step(params);
       },
     });
     this.languageClient = client;

@@ -19,6 +19,9 @@ export type Outcome =
 export type Answer =
   | { kind: "none" } // no diffill action listed for the range
   | { kind: "edit"; title: string; edits: readonly TextEdit[]; versions: readonly number[] }
+  // The server's best proposal, not applied because it adds a syntax error: always shown
+  // as a proposal (even when results are applied at once), for the user to judge.
+  | { kind: "rejected"; title: string; edits: readonly TextEdit[]; version: number; reason: string }
   | { kind: "unchanged" }
   | { kind: "cancelled" }
   | { kind: "stale" } // the server answered ContentModified
@@ -35,6 +38,7 @@ export interface Proposal {
   readonly title: string;
   readonly version: number; // the version the edits apply to
   readonly edits: readonly TextEdit[];
+  readonly warning?: string; // why the server did not apply it (a rejected proposal)
 }
 
 export interface Settled {
@@ -118,6 +122,23 @@ export class EditStates {
         return { outcome: "stale", reason: CHANGED_WHILE_RUNNING };
       case "error":
         return { outcome: "error", reason: answer.message };
+      case "rejected": {
+        if (version !== running.version || answer.version !== running.version) {
+          return { outcome: "stale", reason: CHANGED_WHILE_RUNNING };
+        }
+        if (answer.edits.length === 0) {
+          return { outcome: "unchanged" };
+        }
+        const rejected: Proposal = {
+          intent: running.intent,
+          title: answer.title,
+          version: running.version,
+          edits: answer.edits,
+          warning: answer.reason,
+        };
+        this.proposals.set(uri, rejected);
+        return { outcome: "proposed", proposal: rejected }; // the server said why
+      }
       case "edit":
         break;
     }

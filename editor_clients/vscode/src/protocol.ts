@@ -47,7 +47,9 @@ export interface ActionData {
   strength?: number;
 }
 
-/** `diffill/preview`: the span's text after `step` of `steps` (null: not known). */
+/** `diffill/preview`: the span's text after `step` of at most `steps` (null: not known),
+ * and what the engine does now (`phase`: "denoising", "checking the result", "repairing a
+ * syntax error (attempt 1 of 2)", "done"; older servers send none). */
 export interface PreviewParams {
   uri: string;
   range: Range;
@@ -55,14 +57,25 @@ export interface PreviewParams {
   step: number;
   steps: number | null;
   done: boolean;
+  phase?: string;
 }
 
-/** `diffill/status`: the model (null while it loads), its device, whether it works now. */
+/** `diffill/status`: the model (null while it loads), its device, whether it works now;
+ * while a model loads, which one and on which device it was asked to load. */
 export interface StatusParams {
   model: string | null;
   device: string | null;
   busy: boolean;
   error?: string;
+  loading?: { model: string; device: string };
+}
+
+/** What the server kept in a resolved action's data when it did not apply its best
+ * proposal (it adds a syntax error): shown for the user to judge, never applied unasked. */
+export interface RejectedProposal {
+  reason: string;
+  version: number;
+  edits: TextEdit[];
 }
 
 export const PREVIEW_NOTIFICATION = "diffill/preview";
@@ -101,8 +114,37 @@ export function isPreviewParams(value: unknown): value is PreviewParams {
     typeof value["text"] === "string" &&
     isCount(value["step"]) &&
     (value["steps"] === null || value["steps"] === undefined || isCount(value["steps"])) &&
-    typeof value["done"] === "boolean"
+    typeof value["done"] === "boolean" &&
+    (value["phase"] === undefined || typeof value["phase"] === "string")
   );
+}
+
+/** The progress message for a preview: the phase, with the step while denoising. */
+export function progressMessage(params: Pick<PreviewParams, "step" | "steps" | "phase">): string {
+  const phase = params.phase ?? "denoising";
+  if (phase !== "denoising" && !phase.startsWith("repairing")) {
+    return phase;
+  }
+  const of = params.steps ? ` of at most ${params.steps}` : "";
+  return `${phase}: step ${params.step}${of}`;
+}
+
+/** The rejected proposal in a resolved action's data, if the server kept one. */
+export function rejectedProposal(data: unknown): RejectedProposal | null {
+  if (!isObject(data) || !isObject(data["rejected"])) {
+    return null;
+  }
+  const rejected = data["rejected"];
+  const edits = rejected["edits"];
+  if (
+    typeof rejected["reason"] !== "string" ||
+    !isCount(rejected["version"]) ||
+    !Array.isArray(edits) ||
+    !edits.every(isTextEdit)
+  ) {
+    return null;
+  }
+  return { reason: rejected["reason"], version: rejected["version"], edits };
 }
 
 export function isStatusParams(value: unknown): value is StatusParams {
@@ -112,7 +154,11 @@ export function isStatusParams(value: unknown): value is StatusParams {
     optionalString(value["model"]) &&
     optionalString(value["device"]) &&
     typeof value["busy"] === "boolean" &&
-    (value["error"] === undefined || typeof value["error"] === "string")
+    (value["error"] === undefined || typeof value["error"] === "string") &&
+    (value["loading"] === undefined ||
+      (isObject(value["loading"]) &&
+        typeof value["loading"]["model"] === "string" &&
+        typeof value["loading"]["device"] === "string"))
   );
 }
 

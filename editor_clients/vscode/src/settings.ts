@@ -74,7 +74,6 @@ export const RESTART_SETTINGS = [
   "server.command",
   "server.pythonPath",
   "languages",
-  "livePreview",
 ] as const;
 
 function stringList(value: unknown, allowEmpty: boolean): value is string[] {

@@ -54,20 +54,27 @@ export function statusView(state: StatusState): StatusView {
       command: "diffill.showLog",
     };
   }
-  const device = status.device ?? "?";
   if (status.model === null) {
+    const loading = status.loading;
+    const what = loading
+      ? `${loading.model} (device ${loading.device})`
+      : status.device
+        ? `the model on ${status.device}`
+        : "the model";
     return {
       text: "$(loading~spin) diffill: loading",
-      tooltip: `diffill: loading the model on ${device}`,
+      tooltip: `diffill: loading ${what}`,
       severity: "normal",
       command: "diffill.showLog",
     };
   }
-  const where = `${shortName(status.model)} · ${device}`;
+  const device = status.device ?? "its device";
+  const where = status.device ? `${shortName(status.model)} · ${status.device}` : shortName(status.model);
   if (state.requests > 0) {
+    // The request's own notification shows its progress: the status bar does not spin too.
     return {
-      text: `$(sync~spin) diffill: ${where}`,
-      tooltip: `diffill: ${status.model} on ${device} is working. Click to cancel.`,
+      text: `$(sparkle) diffill: ${where}`,
+      tooltip: `diffill: ${status.model} on ${device} is working (its progress is in the notification). Click to cancel.`,
       severity: "normal",
       command: "diffill.cancel",
     };

@@ -173,3 +173,36 @@ describe("rewriteStrength", () => {
     }
   });
 });
+
+describe("a proposal the server did not apply", () => {
+  test("is shown even when results are applied at once, with the server's reason", () => {
+    const states = new EditStates();
+    const started = states.start("u", "fill", 4);
+    assert.ok("running" in started);
+    const edits = [{ range: { start: { line: 1, character: 4 }, end: { line: 1, character: 8 } }, newText: "x(" }];
+    const settled = states.settle(
+      "u",
+      started.running,
+      { kind: "rejected", title: "Fill placeholder", edits, version: 4, reason: "adds a syntax error" },
+      4,
+      false,
+    );
+    assert.equal(settled?.outcome, "proposed");
+    assert.equal(settled?.proposal?.warning, "adds a syntax error");
+    assert.deepEqual(states.accept("u", 4), { edits, proposal: settled?.proposal });
+  });
+
+  test("for another version it is dropped like any result", () => {
+    const states = new EditStates();
+    const started = states.start("u", "fill", 4);
+    assert.ok("running" in started);
+    const settled = states.settle(
+      "u",
+      started.running,
+      { kind: "rejected", title: "t", edits: [], version: 3, reason: "r" },
+      4,
+      true,
+    );
+    assert.equal(settled?.outcome, "stale");
+  });
+});

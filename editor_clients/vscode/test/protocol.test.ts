@@ -6,6 +6,8 @@ import {
   editsFor,
   isPreviewParams,
   isStatusParams,
+  progressMessage,
+  rejectedProposal,
 } from "../src/protocol";
 
 const range = { start: { line: 4, character: 4 }, end: { line: 5, character: 8 } };
@@ -31,6 +33,35 @@ describe("notifications", () => {
     assert.ok(isStatusParams({ model: null, device: null, busy: false, error: "cannot load" }));
     assert.ok(!isStatusParams({ model: "small", device: "cpu" }));
     assert.ok(!isStatusParams({ model: 1, device: "cpu", busy: false }));
+  });
+});
+
+describe("what the server says while it works", () => {
+  test("every phase has its message: steps while denoising or repairing", () => {
+    assert.equal(progressMessage({ step: 3, steps: 32, phase: "denoising" }), "denoising: step 3 of at most 32");
+    assert.equal(progressMessage({ step: 3, steps: null }), "denoising: step 3");
+    assert.equal(progressMessage({ step: 32, steps: 32, phase: "checking the result" }), "checking the result");
+    assert.equal(
+      progressMessage({ step: 2, steps: 32, phase: "repairing a syntax error (attempt 1 of 2)" }),
+      "repairing a syntax error (attempt 1 of 2): step 2 of at most 32",
+    );
+  });
+
+  test("a preview with a phase is accepted; a status while loading too", () => {
+    const range = { start: { line: 0, character: 0 }, end: { line: 0, character: 1 } };
+    assert.ok(isPreviewParams({ uri: "u", range, text: "", step: 1, steps: 2, done: false, phase: "denoising" }));
+    assert.ok(!isPreviewParams({ uri: "u", range, text: "", step: 1, steps: 2, done: false, phase: 3 }));
+    const loading = { model: null, device: null, busy: true, loading: { model: "m", device: "auto" } };
+    assert.ok(isStatusParams(loading));
+    assert.ok(!isStatusParams({ ...loading, loading: "m" }));
+  });
+
+  test("a rejected proposal kept in the action's data", () => {
+    const edit = { range: { start: { line: 1, character: 4 }, end: { line: 1, character: 8 } }, newText: "x" };
+    const data = { uri: "u", intent: "fill", version: 3, rejected: { reason: "why", version: 3, edits: [edit] } };
+    assert.deepEqual(rejectedProposal(data), { reason: "why", version: 3, edits: [edit] });
+    assert.equal(rejectedProposal({ uri: "u" }), null);
+    assert.equal(rejectedProposal({ rejected: { reason: "why", version: 3, edits: [{}] } }), null);
   });
 });
 

@@ -29,6 +29,31 @@ describe("statusView", () => {
     assert.equal(mine.command, "diffill.cancel");
   });
 
+  test("this window's request: progress shows once, in its notification, not here", () => {
+    const mine = statusView({ phase: "running", status: { ...loaded, busy: true }, requests: 1 });
+    assert.ok(!mine.text.includes("~spin"), mine.text);
+  });
+
+  test("loading: the tooltip names the model and the device asked for, never '?'", () => {
+    const view = statusView({
+      phase: "running",
+      status: {
+        model: null,
+        device: null,
+        busy: true,
+        loading: { model: "the shipped model", device: "auto" },
+      },
+      requests: 0,
+    });
+    assert.equal(view.tooltip, "diffill: loading the shipped model (device auto)");
+    const bare = statusView({
+      phase: "running",
+      status: { model: null, device: null, busy: true },
+      requests: 0,
+    });
+    assert.equal(bare.tooltip, "diffill: loading the model");
+  });
+
   test("a model that did not load is an error, with the server's reason", () => {
     const view = statusView({
       phase: "running",

@@ -74,8 +74,10 @@ class HFInfiller(CanvasBackend[list[ContextIds]]):
         precision: Precision | None = None,
     ) -> None:
         window = min(model.cfg.max_positions, open_checkpoint.MAX_WINDOW)
-        if not 0 < max_span_tokens <= window // 2:
-            raise InfillError(f"max_span_tokens must be in 1..{window // 2}, not {max_span_tokens}")
+        if max_span_tokens <= 0:
+            raise InfillError(f"max_span_tokens must be at least 1, not {max_span_tokens}")
+        # A small window (say 256 positions) caps the span at half of it, not refuses it.
+        max_span_tokens = min(max_span_tokens, window // 2)
         room = window - max_span_tokens - 2  # 2: bos and eos
         if max_context_tokens is not None and max_context_tokens > room:
             raise InfillError(
