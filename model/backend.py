@@ -192,6 +192,20 @@ class Backend(Protocol):
         in the background at start) calls it once after loading."""
         ...
 
+    @property
+    def reuses_context(self) -> bool:
+        """Whether this backend keeps encoded contexts across requests (so that
+        `warm_context` does something)."""
+        ...
+
+    def warm_context(self, prefix: str, suffix: str, cancel: CancelHandle | None = None) -> int:
+        """Encode the context of a request for (prefix, suffix) into the backend's context
+        cache without decoding anything, so that a request for it soon after finds it
+        ready; returns how many context tokens this call encoded (0 for a backend that
+        keeps no context, `reuses_context` False). `cancel` stops it between chunks; what
+        was encoded by then is kept."""
+        ...
+
     def length_distribution(self, prefix: str, suffix: str) -> torch.Tensor | None:
         """The model's probabilities over span lengths 0, 1, ... for this gap, or None for
         a backend that does not predict lengths."""

@@ -99,6 +99,10 @@ class ContextCache:
             if common > best_common:
                 best, best_common = e, common
         reuse = (best_common // CHUNK) * CHUNK
+        if best is not None and best_common == len(ids) == len(best.ids):
+            # The very context again (a request after its warm-up): every slot is as a
+            # fresh encode would leave it, the last partial chunk too.
+            return best, len(ids)
         if best is not None and reuse > 0:
             return best, reuse
         if len(self.entries) < self.max_entries:
@@ -109,9 +113,13 @@ class ContextCache:
         return min(self.entries, key=lambda e: e.used), 0
 
     @torch.no_grad()
-    def encode(self, ids: list[int]) -> tuple[_Entry, int]:
+    def encode(self, ids: list[int], cancel: CancelHandle | None = None) -> tuple[_Entry, int]:
         """The entry holding the keys/values of `ids` in slots 0..len(ids)-1, and how many
-        tokens this call encoded."""
+        tokens this call encoded.
+
+        cancel: checked before every chunk; once set, the encode stops there and the entry
+        holds the chunks done so far (`entry.ids` is then a prefix of `ids`: a later encode
+        goes on from it)."""
         if len(ids) + 1 > self.capacity:
             raise ValueError(f"a context of {len(ids)} tokens exceeds the cache's buffers")
         entry, reuse = self._pick(ids)
@@ -120,6 +128,9 @@ class ContextCache:
         entry.ids = []  # invalid until the encode below completes
         device = self.device
         for a in range(reuse, len(ids), CHUNK):
+            if cancel is not None and cancel.is_set():
+                entry.ids = list(ids[:a])
+                return entry, a - reuse
             b = min(a + CHUNK, len(ids))
             tokens = torch.tensor([ids[a:b]], device=device)
             positions = torch.arange(a, b, device=device)[None]
@@ -364,6 +375,18 @@ class BlockInfiller(InfillBackend[SamplerOptions]):
         length = min(self.block_size + 1, self.max_span_tokens)
         self.infill("def f(x):\n    return ", "\n", length=length)
 
+    @property
+    def reuses_context(self) -> bool:
+        return True
+
+    def warm_context(self, prefix: str, suffix: str, cancel: CancelHandle | None = None) -> int:
+        """Encode the context of (prefix, suffix) into the cache, decoding nothing (the
+        Language Server does it while the user pauses typing); the tokens encoded."""
+        ids = self.context(prefix, suffix)
+        with self.cache.lock:
+            _, computed = self.cache.encode(ids, cancel)
+        return computed
+
     def context(self, prefix: str, suffix: str) -> list[int]:
         """The context ids of a request, trimmed on stable boundaries, ending with <mid>."""
         t = self.tokenizer
@@ -438,7 +461,9 @@ class BlockInfiller(InfillBackend[SamplerOptions]):
             if on_step is not None and i == 0:
                 stream = lambda ids, step: on_step(t.decode(ids), step)  # noqa: E731
             with self.cache.lock:
-                entry, computed = self.cache.encode(ctx)
+                entry, computed = self.cache.encode(ctx, cancel)
+                if len(entry.ids) < len(ctx):
+                    raise Cancelled()
                 res = decode(
                     self.model,
                     entry,

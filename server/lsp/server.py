@@ -39,6 +39,7 @@ from .conversions import (
     EditTarget,
     diagnostic,
     edit_target,
+    offset_of,
     offsets_of,
     status_params,
     workspace_edit,
@@ -47,6 +48,7 @@ from .documents import ARRIVAL, Documents, OpenDocument, Stale
 from .progress import PreviewStream, WorkProgress
 from .pygls_protocol import DiffillProtocol
 from .settings import Settings, parse_settings
+from .warming import ContextWarmer
 from .worker import ModelWorker, Superseded
 
 log = logging.getLogger("diffill.lsp")
@@ -112,6 +114,7 @@ class DiffillServer(LanguageServer):
         self.loop: asyncio.AbstractEventLoop | None = None
         self.busy = False
         self.worker = ModelWorker(self._worker_busy)
+        self.warmer = ContextWarmer(self)
         self._diagnostic_timers: dict[str, asyncio.TimerHandle] = {}
         self._with_diagnostics: set[str] = set()  # uris whose published list is non-empty
         self.pending_problems: list[str] = []  # settings problems to show once initialized
@@ -225,9 +228,29 @@ class DiffillServer(LanguageServer):
         od = self.documents.change(od, params, self.encoding)
         self._tell(od)
         self.schedule_diagnostics(od.uri, self.settings.diagnostics_delay_ms)
+        cursor = self._cursor_after(od, params)
+        if cursor is None:
+            self.warmer.cancel(od.uri)
+        else:
+            self.warmer.schedule(od, cursor)
+
+    def _cursor_after(
+        self, od: OpenDocument, params: types.DidChangeTextDocumentParams
+    ) -> int | None:
+        """Where the cursor most likely is after a change: the end of the text the last
+        edit inserted (None when the change replaced the whole text)."""
+        last = params.content_changes[-1] if params.content_changes else None
+        if not isinstance(last, types.TextDocumentContentChangePartial) or not od.text_known:
+            return None
+        try:  # the edit's start is the same place before and after it
+            start = offset_of(od.doc, last.range.start, self.encoding)
+        except DocumentError:
+            return None
+        return min(start + len(last.text), len(od.doc.text))
 
     def close(self, uri: str) -> None:
         self.documents.close(uri)
+        self.warmer.cancel(uri)
         self._told.pop(uri, None)
         timer = self._diagnostic_timers.pop(uri, None)
         if timer is not None:
@@ -472,6 +495,7 @@ class DiffillServer(LanguageServer):
                 preview = PreviewStream(
                     self.protocol.notify, od, self.encoding, progress_total(self.settings)
                 )
+            self.warmer.yield_to_request()
             job = self.worker.submit(
                 # Its own copy of the tree: tree-sitter trees are not shared across threads.
                 self._edit_job(parsed.copy(), request, cancel, progress, preview),

@@ -35,6 +35,9 @@ class Settings:
     max_context_tokens: int = 1024
     diagnostics: bool = True
     diagnostics_delay_ms: int = 300  # quiet time after the last change before re-parsing
+    # Quiet time after the last change before the model encodes the context at the cursor
+    # (for a model that keeps contexts: the next completion there finds it ready).
+    warm_context_delay_ms: int = 300
     inline_completion: bool = True
     preview: bool = False  # send diffill/preview even when the client did not ask for it
 
@@ -64,6 +67,7 @@ _INTEGER_BOUNDS: dict[str, tuple[int, int]] = {
     "max_span_tokens": (1, 65_536),
     "max_context_tokens": (1, 1_048_576),
     "diagnostics_delay_ms": (0, 60_000),
+    "warm_context_delay_ms": (0, 60_000),
 }
 _MAX_TEMPERATURE = 100.0
 

@@ -24,6 +24,7 @@ export const SERVER_SETTINGS = [
   "maxContextTokens",
   "diagnostics",
   "diagnosticsDelayMs",
+  "warmContextDelayMs",
   "inlineCompletion",
   "preview",
 ] as const;
