@@ -70,6 +70,16 @@ def test_one_typed_character_reencodes_little_and_matches_a_fresh_model(model, t
     assert (typed.tokens, typed.token_confidence) == (fresh.tokens, fresh.token_confidence)
 
 
+def test_decoding_leaves_no_autograd_graph_on_the_cached_buffers(model, tok):
+    """The steps write into a buffer the cache keeps: under autograd each request's graph
+    would hang on it, and memory would grow with every request."""
+    assert any(p.requires_grad for p in model.parameters())
+    inf = make(model, tok)
+    inf.infill(PREFIX, SUFFIX, length=10)
+    buffers = [t for e in inf.cache.entries for t in (*e.buffer.k, *e.buffer.v)]
+    assert buffers and not any(t.requires_grad for t in buffers)
+
+
 class CancelAfter:
     """A cancellation handle that trips after `n` checks."""
 

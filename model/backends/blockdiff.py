@@ -169,6 +169,9 @@ class BlockResult:
     ended: bool  # the model wrote <end>
 
 
+# Without it the steps' in-place writes into a cached buffer would chain every step's
+# autograd graph to the buffer, which outlives the request: memory grows with each one.
+@torch.no_grad()
 def decode(
     model: DiffusionLM,
     entry: _Entry,
