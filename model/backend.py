@@ -186,8 +186,8 @@ class Backend(Protocol):
         ...
 
     def warm_up(self) -> None:
-        """Pay the one-time costs now: compiling the denoising step (or reading it from
-        the on-disk cache), capturing CUDA graphs, first allocations. Optional: `infill`
+        """Pay the one-time costs now: capturing CUDA graphs, compiling the denoising step
+        where asked (`backends.steps`), first allocations. Optional: `infill`
         works without it, its first call slower; a long-lived caller (the Language Server,
         in the background at start) calls it once after loading."""
         ...

@@ -102,6 +102,7 @@ def test_the_fixed_shape_step_sees_what_the_dynamic_step_sees(tok):
 @pytest.mark.compile
 def test_compiled_and_eager_block_steps_give_the_same_tokens(compiling, tok, tmp_path, monkeypatch):
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "inductor"))
+    monkeypatch.setenv(step_runners.COMPILE_ENV, "1")
     model = block_model(tok)
     eager = block_infiller(model, tok).infill(PREFIX, SUFFIX, length=12, seed=1)
     compiled = block_infiller(model, tok)
@@ -118,6 +119,7 @@ def test_compiled_and_eager_canvas_steps_give_the_same_tokens(
     compiling, tokenizer, tmp_path, monkeypatch
 ):
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "inductor"))
+    monkeypatch.setenv(step_runners.COMPILE_ENV, "1")
     model = tiny_model(tokenizer.vocab_size, span_positions=48)
     eager = Infiller(Checkpoint(model, tokenizer))
     compiled = Infiller(Checkpoint(model, tokenizer))
@@ -134,6 +136,12 @@ def test_compiled_steps_are_kept_under_the_diffill_cache(monkeypatch, tmp_path):
     assert step_runners.cache_dir() == tmp_path / "compile"
     monkeypatch.delenv("DIFFILL_CACHE_DIR")
     assert step_runners.cache_dir().parts[-3:] == (".cache", "diffill", "compile")
+
+
+def test_a_cpu_step_stays_eager_unless_compiling_is_asked_for(tok, monkeypatch):
+    monkeypatch.delenv(step_runners.COMPILE_ENV, raising=False)
+    runner = Steps(block_model(tok))
+    assert runner.prepare(block_width=8) == "eager"
 
 
 def test_a_network_on_the_cpu_is_never_given_cuda_graphs(tok):

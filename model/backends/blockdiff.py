@@ -370,9 +370,10 @@ class BlockInfiller(InfillBackend[SamplerOptions]):
         self.steps = Steps(model)
 
     def warm_up(self) -> None:
-        """Compile the denoising step (CPU; reusing the on-disk cache) or arrange CUDA
-        graphs for it, and run a request of two blocks (a full one and a short one) so
-        that the first real request pays for neither. Its context stays in the cache,
+        """Arrange CUDA graphs for the denoising step (CUDA) or compile it (CPU, when
+        $DIFFILL_COMPILE=1 asks; reusing the on-disk cache), and run a request of two
+        blocks (a full one and a short one) so that the first real request pays for
+        neither. Its context stays in the cache,
         the least recently used entry (its buffer and graph are reused, not reallocated)."""
         self.steps.prepare(block_width=self.block_size)
         length = min(self.block_size + 1, self.max_span_tokens)

@@ -61,10 +61,11 @@ class Infiller(CanvasBackend[tuple[Context, list[int]]]):
         self.steps = Steps(model)
 
     def warm_up(self) -> None:
-        """Compile the denoising step (reusing the on-disk cache; eager on CUDA, where the
-        block model's step has graphs), then run a request with the model choosing the
-        length (the length probe, candidate rows of two lengths, so a mask) and one of a
-        fixed length (no mask), so that the first real request pays for neither."""
+        """Compile the denoising step when $DIFFILL_COMPILE=1 asks (CPU, reusing the
+        on-disk cache; eager on CUDA, where the block model's step has graphs), then run a
+        request with the model choosing the length (the length probe, candidate rows of
+        two lengths, so a mask) and one of a fixed length (no mask), so that the first
+        real request pays for neither."""
         self.steps.prepare()
         super().warm_up()
         self.infill("def f(x):\n    return ", "\n", length_candidates=2)

@@ -5,11 +5,16 @@ A denoising step is one forward pass of the canvas (a block and its anchor for t
 model, candidate rows for the masked-diffusion model) written after the context's keys and
 values in a `KVBuffer`. `Steps` runs it; a backend makes one per network and calls
 `prepare()` from its `warm_up()`, so only a long-lived caller (the Language Server, at
-start, in the background) pays for compiling. A one-off CLI call stays eager: on the CPUs
-measured (see the README's Speed section) compiling saved about a tenth of a step while
-even a warm start from the on-disk cache cost seconds.
+start, in the background) pays for compiling. A one-off CLI call stays eager.
 
-- CPU: `torch.compile(dynamic=True)`, one graph for every context length and canvas width.
+On a CPU the step stays eager unless $DIFFILL_COMPILE=1 asks for compiling. Measured on
+the base block model (README, Speed): compiled steps cost 13% less CPU, but compiling took
+27 s of CPU (80 s on a busy machine) with the worker unable to serve meanwhile, and in
+bf16 the fused kernels round differently, so a compiled server answered other tokens than
+the eager CLI for the same request. Exactness across doors is worth more than 13%.
+
+- CPU, when asked: `torch.compile(dynamic=True)`, one graph for every context length and
+  canvas width.
   Inductor's FX-graph and AOT caches live under `cache_dir()` (`~/.cache/diffill/compile`,
   or `$DIFFILL_CACHE_DIR/compile`), so a later process reuses the generated kernels.
 - CUDA: the block step as a CUDA graph (Nvidia's `torch.cuda.CUDAGraph`), which replays
@@ -29,6 +34,9 @@ from pathlib import Path
 import torch
 
 from .transformer import DiffusionLM, KVBuffer
+
+# Set to 1 to compile the step on a CPU (see the module's doc for why it is off).
+COMPILE_ENV = "DIFFILL_COMPILE"
 
 # (tokens (B, T), positions (B, T), mask, buffer, write_at) -> hidden states (B, T, C)
 StepFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None, KVBuffer, int], torch.Tensor]
@@ -123,14 +131,15 @@ class Steps:
         return h
 
     def prepare(self, block_width: int | None = None) -> str:
-        """Compile the step (CPU), or arrange for CUDA graphs of the block step of
-        `block_width` tokens; returns the mode now in use ("compiled", "cuda-graphs")."""
+        """Arrange for CUDA graphs of the block step of `block_width` tokens (CUDA), or
+        compile the step (CPU, only with $DIFFILL_COMPILE=1); returns the mode now in use
+        ("eager", "compiled", "cuda-graphs")."""
         device = next(self.model.parameters()).device
         if device.type == "cuda" and block_width is not None:
             self.block_width = block_width
             self.mode = "cuda-graphs"
             return self.mode
-        if self.mode == "eager":
+        if self.mode == "eager" and os.environ.get(COMPILE_ENV) == "1":
             if "TORCHINDUCTOR_CACHE_DIR" not in os.environ:  # a user's own setting wins
                 os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(cache_dir() / "inductor")
             self._step = torch.compile(self._eager, dynamic=True)
