@@ -16,7 +16,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 
+from . import precision as precisions
 from .hardware import describe
+from .precision import Precision
 from .sampler import CancelHandle, Step
 
 
@@ -61,13 +63,15 @@ class ModelFacts:
     parameters: int
     device: str  # where it runs, as torch names it: "cpu", "cuda:0"
     hardware: str  # a human description of that device: the GPU, or the CPU, threads, ISA
-    dtype: str  # of the weights: "bfloat16" or "float32"
+    dtype: str  # what it computes in: "bfloat16", "float32" or "int8" (linear layers)
     folder: Path | None  # None for a model built in memory (tests)
     weight_bytes: int  # of the weights as loaded (parameters x bytes per parameter)
     config: dict[str, Any]  # the network's config
     training: dict[str, Any] = field(default_factory=dict)  # recorded at training time
     # An open checkpoint's own facts (family, special ids and where each was read).
     checkpoint: dict[str, Any] = field(default_factory=dict)
+    # How `dtype` was chosen: {"requested", "dtype", "reason"} (`precision.Precision`).
+    precision: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def of(
@@ -79,21 +83,30 @@ class ModelFacts:
         folder: Path | None = None,
         training: dict[str, Any] | None = None,
         checkpoint: dict[str, Any] | None = None,
+        precision: Precision | None = None,
     ) -> ModelFacts:
-        """The facts of `network` (built from `config`) as it sits in memory now."""
-        params = list(network.parameters())
+        """The facts of `network` (built from `config`) as it sits in memory now.
+
+        precision: how its dtype was chosen (`load` says); None for a network given as
+        built."""
+        device = next(network.parameters()).device
+        dtype = precisions.of(network)
+        if precision is None:
+            precision = Precision("as built", dtype, "the network was given in this dtype")
+        parameters, weight_bytes = precisions.weight_stats(network)
         return cls(
             name=name,
             family=family,
-            parameters=sum(p.numel() for p in params),
-            device=str(params[0].device),
-            hardware=describe(params[0].device),
-            dtype=str(params[0].dtype).removeprefix("torch."),
+            parameters=parameters,
+            device=str(device),
+            hardware=describe(device),
+            dtype=dtype,
             folder=folder,
-            weight_bytes=sum(p.numel() * p.element_size() for p in params),
+            weight_bytes=weight_bytes,
             config=config,
             training=dict(training or {}),
             checkpoint=dict(checkpoint or {}),
+            precision=precision.to_dict(),
         )
 
 
@@ -170,6 +183,27 @@ class Backend(Protocol):
 
     def count_tokens(self, text: str) -> int:
         """How many tokens `text` is to this model."""
+        ...
+
+    def warm_up(self) -> None:
+        """Pay the one-time costs now: capturing CUDA graphs, compiling the denoising step
+        where asked (`backends.steps`), first allocations. Optional: `infill`
+        works without it, its first call slower; a long-lived caller (the Language Server,
+        in the background at start) calls it once after loading."""
+        ...
+
+    @property
+    def reuses_context(self) -> bool:
+        """Whether this backend keeps encoded contexts across requests (so that
+        `warm_context` does something)."""
+        ...
+
+    def warm_context(self, prefix: str, suffix: str, cancel: CancelHandle | None = None) -> int:
+        """Encode the context of a request for (prefix, suffix) into the backend's context
+        cache without decoding anything, so that a request for it soon after finds it
+        ready; returns how many context tokens this call encoded (0 for a backend that
+        keeps no context, `reuses_context` False). `cancel` stops it between chunks; what
+        was encoded by then is kept."""
         ...
 
     def length_distribution(self, prefix: str, suffix: str) -> torch.Tensor | None:

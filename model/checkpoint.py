@@ -13,8 +13,10 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from . import precision as precisions
 from .backends.transformer import DiffusionLM, ModelConfig
-from .hardware import resolve_device, resolve_dtype
+from .hardware import resolve_device
+from .precision import Precision
 from .tokenizer import CodeTokenizer, TokenizerError
 
 FORMAT_VERSION = 1
@@ -45,6 +47,8 @@ class Checkpoint:
     info: dict = field(default_factory=dict)
     # The block model's layout: fim_order, block_size, context_tokens.
     layout: dict = field(default_factory=dict)
+    # What it runs in and why (None: the saved dtype, as read).
+    precision: Precision | None = None
 
 
 def save(
@@ -155,8 +159,9 @@ def load(
     dtype: str | None = None,
 ) -> Checkpoint:
     """Load a diffill checkpoint folder of `model_type` onto `device` ("cpu", "cuda[:N]",
-    "auto"), in `dtype` ("auto", "bfloat16", "float32"; None keeps the saved one)."""
+    "auto"), in `dtype` (one of `precision.DTYPES`; None keeps the saved one)."""
     device = resolve_device(device)
+    chosen = precisions.choose(dtype, device) if dtype is not None else None
     folder = Path(folder)
     config = read_config(folder)
     version = config.get("format_version")
@@ -207,9 +212,9 @@ def load(
             )
     model.load_state_dict(state, assign=True)
     model.to(device).eval()
-    if dtype is not None:
-        model.to(resolve_dtype(dtype, device))
+    if chosen is not None:
+        precisions.apply(model, chosen)
     layout = config.get("layout", {})
     if model_type == BLOCK_MODEL_TYPE and not isinstance(layout, dict):
         raise CheckpointError(f"{folder / 'config.json'}: layout must be an object")
-    return Checkpoint(model, tokenizer, folder, config.get("info", {}), layout)
+    return Checkpoint(model, tokenizer, folder, config.get("info", {}), layout, chosen)

@@ -1,8 +1,25 @@
-"""Which device to run on, whether bf16 arithmetic is fast there, and so which dtype."""
+"""Which device to run on, what its CPU can do (instruction sets), whether bf16 arithmetic
+is fast there, and how fast it multiplies matrices."""
 
 from __future__ import annotations
 
+import functools
+
 import torch
+
+# The instruction sets that decide which arithmetic is fast on a CPU, as /proc/cpuinfo
+# names them: AVX2 (fp32 FMA), AVX-512, bf16 dot products (AVX512-BF16), the AMX tile
+# units (bf16 and int8 matrix products) and the int8 dot products (VNNI).
+INSTRUCTION_SETS = (
+    "avx2",
+    "avx512f",
+    "avx512_bf16",
+    "avx512_vnni",
+    "avx_vnni",
+    "amx_tile",
+    "amx_bf16",
+    "amx_int8",
+)
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -16,6 +33,39 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if device.split(":")[0] not in ("cpu", "cuda"):
         raise ValueError(f"unknown device {device!r}; use auto, cpu or cuda")
     return torch.device(device)
+
+
+@functools.cache
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags (/proc/cpuinfo's `flags`); empty where that is not readable."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def instruction_sets() -> dict[str, bool]:
+    """Which of `INSTRUCTION_SETS` this CPU has."""
+    flags = cpu_flags()
+    return {name: name in flags for name in INSTRUCTION_SETS}
+
+
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo), else what the platform says."""
+    import platform
+
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def fast_bf16(device: torch.device) -> bool:
@@ -36,6 +86,8 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
         return torch.bfloat16
     if dtype == "float32":
         return torch.float32
+    if dtype == "int8":
+        raise ValueError("dtype int8 (quantised linear layers) is for diffill's own models")
     raise ValueError(f"dtype must be auto, bfloat16 or float32, not {dtype!r}")
 
 
@@ -65,15 +117,7 @@ def matmul_tflops(device: torch.device, dtype: torch.dtype, seconds: float = 0.5
 def describe(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    import platform
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{cpu}, {torch.get_num_threads()} threads, {torch.backends.cpu.get_cpu_capability()}"
+    return (
+        f"{cpu_model()}, {torch.get_num_threads()} threads, "
+        f"{torch.backends.cpu.get_cpu_capability()}"
+    )

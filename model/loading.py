@@ -33,7 +33,10 @@ def load(
     """Load a model folder (the shipped default when None or "default").
 
     device: "cpu", "cuda[:N]" or "auto" (CUDA when available).
-    dtype: "auto" (bf16 where it is fast, else float32), "bfloat16" or "float32".
+    dtype: "auto" (decided here for this machine, `precision.choose`: bf16 on CUDA and on
+        CPUs with AMX or AVX512-BF16, else float32), "float32", "bfloat16", or "int8"
+        (dynamically quantised linear layers; CPU, diffill's own models). `facts.precision`
+        says what was chosen and why.
     max_context_tokens: context tokens the model is shown (None: the backend's default).
     Raises `CheckpointError` naming what is wrong with the folder, `ValueError` for a bad
     device or dtype.

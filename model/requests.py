@@ -240,6 +240,18 @@ class InfillBackend(ABC, Generic[OptionsT]):
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text))
 
+    def warm_up(self) -> None:
+        """One small request, so that the first real one does not pay for first
+        allocations and kernel choices; backends that compile their step do it here."""
+        self.infill("def f(x):\n    return ", "\n", length=2)
+
+    @property
+    def reuses_context(self) -> bool:
+        return False  # each request encodes its own context
+
+    def warm_context(self, prefix: str, suffix: str, cancel: CancelHandle | None = None) -> int:
+        return 0
+
     def _context(self, prefix: str, suffix: str) -> ContextIds:
         """Prefix and suffix ids, cut to the budget nearest the gap, with the backend's
         sentinels where the file really starts or ends."""

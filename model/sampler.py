@@ -6,8 +6,10 @@ position, and commits the proposals it is surest of: a share of the remaining ma
 a step budget is set, or every proposal above a confidence threshold (always at least one).
 Optionally it re-masks committed tokens the model has since lost faith in (self-correction).
 
-The context's keys and values are computed once per request (`Context.encode`) and reused at
-every step; because context positions never attend to a canvas (see `backends.transformer`), this is
+The context's keys and values are computed once per request (`Context.encode`) into a
+preallocated buffer and reused at every step: the canvas writes its own keys and values into
+the room after them and attends to the buffer up to its end, so no step copies the cache.
+Because context positions never attend to a canvas (see `backends.transformer`), this is
 exact, and `use_cache=False` recomputes everything each step to prove it.
 """
 
@@ -19,7 +21,8 @@ from typing import Literal, Protocol
 
 import torch
 
-from .backends.transformer import DiffusionLM, KVCache, group_mask
+from .backends.steps import Steps
+from .backends.transformer import DiffusionLM, KVBuffer, group_mask
 
 
 class Cancelled(Exception):
@@ -104,44 +107,92 @@ PRESETS: dict[str, dict] = {
 
 @dataclass
 class Context:
-    """Clean context tokens for N requests, padded to one length, and their cached K/V."""
+    """Clean context tokens for N requests, padded to one length, and their keys/values.
+
+    kv: after `encode`, a preallocated `KVBuffer` (N rows) whose slots 0..Tc-1 hold every
+        layer's context keys and values and whose slots Tc.. are room for a canvas: each
+        denoising step writes the canvas's keys/values there and attends to the slots up
+        to its end, so nothing of the context is copied per step.
+    """
 
     tokens: torch.Tensor  # (N, Tc) long
     positions: torch.Tensor  # (N, Tc) long
     valid: torch.Tensor  # (N, Tc) bool; False is batch padding
-    kv: KVCache | None = None
+    kv: KVBuffer | None = None
 
     @torch.no_grad()
-    def encode(self, model: DiffusionLM) -> Context:
-        """Compute the keys and values of every layer once (context sees only context)."""
-        if self.tokens.shape[1] == 0:
+    def encode(self, model: DiffusionLM, room: int | None = None) -> Context:
+        """Compute the keys and values of every layer once (context sees only context),
+        into a buffer with `room` slots after them for the canvas (default: the longest
+        span the model has positions for)."""
+        N, Tc = self.tokens.shape
+        if Tc == 0:
             self.kv = None
             return self
+        room = model.cfg.span_positions if room is None else room
+        dtype = model.embed.weight.dtype
+        self.kv = KVBuffer(model.cfg, N, Tc + room, dtype, self.tokens.device)
         # Without padding every position sees every other: no mask lets attention take its
         # fastest kernel (about twice the speed of a masked one on a CPU).
         mask = None if bool(self.valid.all()) else group_mask(torch.where(self.valid, 0, -1))
-        _, self.kv = model.hidden(self.tokens, self.positions, mask)
+        model.hidden(self.tokens, self.positions, mask, self.kv, 0)
         return self
 
     def rows(self, index: torch.Tensor) -> Context:
-        """The context of each canvas row (`index` (R,) into the N requests)."""
+        """The context of each canvas row (`index` (R,) into the N requests). Rows share
+        nothing: each gets its own room for a canvas, copied from its request's once
+        (`KVBuffer.rows`), or views when `index` is an ascending run of rows."""
+        kv = None if self.kv is None else self.kv.rows(index)
         if self.tokens.shape[0] == 1 or self.tokens.stride(0) == 0:
-            # One request (or rows of one): broadcast views, no copies.
-            base = Context(self.tokens[:1], self.positions[:1], self.valid[:1])
-            base.kv = None if self.kv is None else [(k[:1], v[:1]) for k, v in self.kv]
-            return base._expand(len(index))
-        kv = None if self.kv is None else [(k[index], v[index]) for k, v in self.kv]
+            n = len(index)
+            tokens, positions, valid = (
+                t[:1].expand(n, -1) for t in (self.tokens, self.positions, self.valid)
+            )
+            return Context(tokens, positions, valid, kv)
         return Context(self.tokens[index], self.positions[index], self.valid[index], kv)
 
-    def _expand(self, n: int) -> Context:
-        kv = (
-            None
-            if self.kv is None
-            else [(k.expand(n, -1, -1, -1), v.expand(n, -1, -1, -1)) for k, v in self.kv]
+
+def canvas_mask(
+    context_valid: torch.Tensor,  # (R, Tc) bool
+    valid: torch.Tensor,  # (R, L) bool
+    dtype: torch.dtype,
+) -> torch.Tensor | None:
+    """The attention mask (R, 1, L, Tc + L) of canvas rows over their context and
+    themselves, as an additive bias in `dtype` (SDPA's fastest masked form: a bool mask is
+    converted on every call); None when every position is valid (no mask at all)."""
+    if bool(context_valid.all() & valid.all()):
+        return None
+    R, L = valid.shape
+    keys_valid = torch.cat((context_valid, valid), dim=1)  # (R, Tc + L)
+    allowed = keys_valid[:, None, None, :].expand(R, 1, L, keys_valid.shape[1]).clone()
+    # invalid canvas rows still need one key to attend to (their output is ignored)
+    eye = torch.eye(L, dtype=torch.bool, device=valid.device)
+    allowed[..., context_valid.shape[1] :] |= eye
+    bias = torch.zeros(allowed.shape, dtype=dtype, device=valid.device)
+    return bias.masked_fill_(~allowed, float("-inf"))
+
+
+def _cached_hidden(
+    model: DiffusionLM,
+    context: Context,
+    tokens: torch.Tensor,  # (R, L) long
+    positions: torch.Tensor,  # (R, L) long
+    mask: torch.Tensor | None,  # from `canvas_mask`
+    runner: Steps | None = None,
+) -> torch.Tensor:
+    """Hidden states (R, L, C) of canvas rows written after their context in its buffer
+    (by `runner`, compiled or not, when given)."""
+    assert context.kv is not None and context.kv.batch == tokens.shape[0]
+    Tc = context.tokens.shape[1]
+    if Tc + tokens.shape[1] > context.kv.capacity:
+        raise ValueError(
+            f"a canvas of {tokens.shape[1]} tokens does not fit the context's buffer "
+            f"({context.kv.capacity - Tc} slots of room)"
         )
-        return Context(
-            self.tokens.expand(n, -1), self.positions.expand(n, -1), self.valid.expand(n, -1), kv
-        )
+    if runner is not None:
+        return runner.canvas(tokens, positions, mask, context.kv, Tc)
+    h, _ = model.hidden(tokens, positions, mask, context.kv, Tc)
+    return h
 
 
 @torch.no_grad()
@@ -153,27 +204,11 @@ def canvas_hidden(
     valid: torch.Tensor,  # (R, L) bool
     use_cache: bool = True,
 ) -> torch.Tensor:
-    """Hidden states (R, L, C) of canvas rows attending to their context and themselves."""
-    R, L = tokens.shape
-    if use_cache and context.kv is not None and bool(context.valid.all() & valid.all()):
-        h, _ = model.hidden(tokens, positions, None, context.kv)
-        return h
+    """Hidden states (R, L, C) of canvas rows attending to their context and themselves;
+    `use_cache=False` recomputes the context too (the reference the buffer must equal)."""
     if use_cache and context.kv is not None:
-        keys_valid = torch.cat((context.valid, valid), dim=1)  # (R, Tc + L)
-        mask = keys_valid[:, None, None, :].expand(R, 1, L, keys_valid.shape[1])
-        # invalid canvas rows still need one key to attend to (their output is ignored)
-        eye = torch.eye(L, dtype=torch.bool, device=tokens.device)
-        mask = mask | torch.cat(
-            (
-                torch.zeros(
-                    R, 1, L, context.valid.shape[1], dtype=torch.bool, device=tokens.device
-                ),
-                eye.expand(R, 1, L, L),
-            ),
-            dim=3,
-        )
-        h, _ = model.hidden(tokens, positions, mask, context.kv)
-        return h
+        mask = canvas_mask(context.valid, valid, model.embed.weight.dtype)
+        return _cached_hidden(model, context, tokens, positions, mask)
     groups = torch.cat((torch.where(context.valid, 0, -1), torch.where(valid, 1, -1)), dim=1)
     h, _ = model.hidden(
         torch.cat((context.tokens, tokens), dim=1),
@@ -369,6 +404,7 @@ def denoise(
     on_step: Callable[[Step], None] | None = None,
     cancel: CancelHandle | None = None,
     use_cache: bool = True,
+    runner: Steps | None = None,
 ) -> DenoiseResult:
     """Unmask every `mask_id` position of `canvas` and return the finished canvas.
 
@@ -384,6 +420,8 @@ def denoise(
     on_step: called with a `Step` after every step.
     cancel: anything with `is_set()`; checked before every step, raises `Cancelled`.
     use_cache: reuse the context's keys/values; False recomputes them each step.
+    runner: runs each cached step (eager, or compiled once `Steps.prepare` ran); None runs
+        the network eagerly.
     """
     R, L = canvas.shape
     device = canvas.device
@@ -391,6 +429,10 @@ def denoise(
     valid = run.valid
     active = torch.arange(R, device=device)
     row_context = context
+    cached = use_cache and context.kv is not None
+    dtype = model.embed.weight.dtype
+    # Made once per set of active rows, not per step.
+    mask = canvas_mask(context.valid, valid, dtype) if cached else None
     while run.next_step(cancel):
         tokens, masked = run.tokens, run.masked
         # Finished rows (other length candidates, other requests) drop out of the batch.
@@ -398,9 +440,13 @@ def denoise(
         if not bool(still.all()):
             active = active[still]
             row_context = context.rows(active)
-        h = canvas_hidden(
-            model, row_context, tokens[active], positions[active], valid[active], use_cache
-        )
+            mask = canvas_mask(row_context.valid, valid[active], dtype) if cached else None
+        if cached:
+            h = _cached_hidden(model, row_context, tokens[active], positions[active], mask, runner)
+        else:
+            h = canvas_hidden(
+                model, row_context, tokens[active], positions[active], valid[active], False
+            )
         m_act = masked[active]
         logits_act = None
         if options.remask > 0:  # needs the probability of committed tokens too

@@ -30,6 +30,11 @@ def tiny_model(vocab_size: int, seed: int = 0, **overrides) -> DiffusionLM:
     return DiffusionLM(cfg).eval()
 
 
+def tiny_block_model(vocab_size: int, seed: int = 0) -> DiffusionLM:
+    """A tiny random network for the block model (which has no length head)."""
+    return tiny_model(vocab_size, seed, length_head=False)
+
+
 @pytest.fixture(scope="session")
 def tiny(tokenizer) -> DiffusionLM:
     return tiny_model(tokenizer.vocab_size)

@@ -11,7 +11,9 @@ small injected model, served over stdio like `diffill serve`.
   $DIFFILL_TEST_GATE, which it consumes) or the request is cancelled: cancellation and
   concurrency are tested without timing assumptions. A `# print` line makes it print to
   stdout, which must not reach the protocol stream.
-- `tiny`: the tiny random network of tests/conftest.py with the shipped tokenizer.
+- `tiny`: the tiny random network of tests/conftest.py with the shipped tokenizer;
+  `tiny-block`: a tiny random block model (whose counts are its last result's context
+  tokens and how many of them it computed).
 
 Test-only commands: `diffill.test.counts` answers how many times the model ran and how
 many runs their cancellation stopped, once the diagnostics in flight are published;
@@ -128,6 +130,15 @@ class StandIn:
             candidates=[len(ids)],
         )
 
+    # No compiled step and no context kept: nothing to warm.
+    reuses_context = False
+
+    def warm_up(self) -> None:
+        pass
+
+    def warm_context(self, prefix: str, suffix: str, cancel: Any = None) -> int:
+        return 0
+
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text))
 
@@ -158,6 +169,33 @@ def tiny_infiller() -> Any:
     return Infiller(Checkpoint(net, tokenizer), "tiny-random")
 
 
+def tiny_block_infiller() -> Any:
+    """A tiny random block model that keeps the context stats of its last result."""
+    from diffill.model import DEFAULT_MODEL
+    from diffill.model.backends.blockdiff import BlockInfiller
+    from diffill.model.checkpoint import Checkpoint
+    from diffill.model.tokenizer import CodeTokenizer
+
+    from .conftest import tiny_block_model
+
+    class Recording(BlockInfiller):
+        last: dict[str, int] = {}  # noqa: RUF012 (one instance per server)
+
+        def _run(self, *args: Any, **kwargs: Any) -> Any:
+            results = super()._run(*args, **kwargs)
+            r = results[0]
+            self.last = {"context_tokens": r.context_tokens, "context_computed": r.context_computed}
+            return results
+
+        def counts(self) -> dict[str, int]:
+            return self.last
+
+    tokenizer = CodeTokenizer.from_file(DEFAULT_MODEL / "tokenizer.json").with_fim_tokens()
+    layout = {"block_size": 8, "fim_order": "spm"}
+    ckpt = Checkpoint(tiny_block_model(tokenizer.vocab_size), tokenizer, layout=layout)
+    return Recording(ckpt, "tiny-block", max_context_tokens=512, max_span_tokens=24)
+
+
 def main() -> None:
     import faulthandler
     import signal
@@ -168,7 +206,7 @@ def main() -> None:
     faulthandler.register(signal.SIGUSR1)
 
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", choices=["scripted", "tiny"], default="scripted")
+    ap.add_argument("--model", choices=["scripted", "tiny", "tiny-block"], default="scripted")
     ap.add_argument(
         "--load",
         action="store_true",
@@ -176,12 +214,16 @@ def main() -> None:
     )
     args = ap.parse_args()
     gate = os.environ.get(GATE_ENV)
-    model = StandIn(Path(gate) if gate else None) if args.model == "scripted" else tiny_infiller()
+    models = {"tiny": tiny_infiller, "tiny-block": tiny_block_infiller}
+    if args.model == "scripted":
+        model: Any = StandIn(Path(gate) if gate else None)
+    else:
+        model = models[args.model]()
     timeouts = {}
     if os.environ.get(CLIENT_TIMEOUT_ENV):
         timeouts["client_timeout_s"] = float(os.environ[CLIENT_TIMEOUT_ENV])
     if args.load:
-        server = build_server(loader=lambda folder, device: model, **timeouts)
+        server = build_server(loader=lambda folder, device, dtype: model, **timeouts)
     else:
         server = build_server(model, **timeouts)
 
@@ -190,7 +232,7 @@ def main() -> None:
         # Answered once the diagnostics in flight are published: `Editor.round_trip` then
         # means "everything sent before has been handled".
         await server.settled()
-        return model.counts() if isinstance(model, StandIn) else {}
+        return model.counts() if hasattr(model, "counts") else {}
 
     # Not `*arguments: object`: pygls would pass the server first (it is an object).
     @server.command("diffill.test.document")

@@ -3,6 +3,8 @@ that returns scripted texts in order and records what it was asked."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from diffill.model import InfillRequest, InfillResult, ModelFacts
 from diffill.model.tokenizer import CodeTokenizer
 
@@ -35,6 +37,15 @@ class ScriptedInfiller:
         self.requests: list[dict] = []
         self.batches: list[int] = []  # size of each infill_batch call
         self.on_call = on_call  # run before answering (to change files meanwhile)
+
+    # No compiled step and no context kept: nothing to warm.
+    reuses_context = False
+
+    def warm_up(self) -> None:
+        pass
+
+    def warm_context(self, prefix: str, suffix: str, cancel: Any = None) -> int:
+        return 0
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text))

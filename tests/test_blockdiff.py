@@ -70,11 +70,52 @@ def test_one_typed_character_reencodes_little_and_matches_a_fresh_model(model, t
     assert (typed.tokens, typed.token_confidence) == (fresh.tokens, fresh.token_confidence)
 
 
+def test_decoding_leaves_no_autograd_graph_on_the_cached_buffers(model, tok):
+    """The steps write into a buffer the cache keeps: under autograd each request's graph
+    would hang on it, and memory would grow with every request."""
+    assert any(p.requires_grad for p in model.parameters())
+    inf = make(model, tok)
+    inf.infill(PREFIX, SUFFIX, length=10)
+    buffers = [t for e in inf.cache.entries for t in (*e.buffer.k, *e.buffer.v)]
+    assert buffers and not any(t.requires_grad for t in buffers)
+
+
+class CancelAfter:
+    """A cancellation handle that trips after `n` checks."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def is_set(self) -> bool:
+        self.n -= 1
+        return self.n < 0
+
+
+def test_a_warmed_context_is_found_encoded_and_answers_as_a_fresh_model(model, tok):
+    warm = make(model, tok)
+    assert warm.reuses_context
+    encoded = warm.warm_context(PREFIX, SUFFIX)
+    got = warm.infill(PREFIX, SUFFIX, seed=3)
+    assert encoded == got.context_tokens > 2 * CHUNK
+    assert got.context_computed == 0
+    fresh = make(model, tok).infill(PREFIX, SUFFIX, seed=3)
+    assert (got.tokens, got.token_confidence) == (fresh.tokens, fresh.token_confidence)
+
+
+def test_a_cancelled_warm_up_keeps_the_chunks_it_encoded(model, tok):
+    warm = make(model, tok)
+    assert warm.warm_context(PREFIX, SUFFIX, cancel=CancelAfter(2)) == 2 * CHUNK
+    got = warm.infill(PREFIX, SUFFIX, seed=3)
+    assert got.context_computed == got.context_tokens - 2 * CHUNK
+    fresh = make(model, tok).infill(PREFIX, SUFFIX, seed=3)
+    assert got.tokens == fresh.tokens
+
+
 def test_the_cache_keeps_several_contexts_and_evicts_the_oldest(model, tok):
     inf = make(model, tok, cache_entries=2)
-    a = inf.infill(PREFIX, SUFFIX)
+    inf.infill(PREFIX, SUFFIX)
     b = inf.infill("import os\n" * 80 + "x = ", "\n")
-    assert inf.infill(PREFIX, SUFFIX).context_computed == 0 or a.context_tokens % CHUNK
+    assert inf.infill(PREFIX, SUFFIX).context_computed == 0  # the very context: all kept
     inf.infill("import sys\n" * 80 + "y = ", "\n")  # evicts the least recently used (b)
     again = inf.infill("import os\n" * 80 + "x = ", "\n")
     assert again.context_computed == b.context_tokens

@@ -61,6 +61,20 @@ async def test_on_a_placeholder_the_item_replaces_it(editor: Editor):
     assert items == [types.InlineCompletionItem(insert_text="return a + b", range=rng)]
 
 
+async def test_an_unfinished_line_gets_the_rest_of_that_line_only(editor: Editor):
+    # Ghost text is one line: the model's next lines are not shown (nor kept).
+    uri = editor.open('# out: "a + b\\n    return total"\ndef add(a, b):\n    total =\n')
+    items = await complete(editor, uri, 2, 11)
+    assert items == [types.InlineCompletionItem(insert_text="a + b")]
+
+
+async def test_on_a_complete_line_the_completion_may_span_lines(editor: Editor):
+    # The cursor on a blank line after a finished one: what follows may be a whole block.
+    uri = editor.open('# out: "total = a + b\\n    return total"\ndef add(a, b):\n    \n')
+    items = await complete(editor, uri, 2, 4)
+    assert items == [types.InlineCompletionItem(insert_text="total = a + b\n    return total")]
+
+
 async def test_a_newer_request_cancels_the_older_one(editor: Editor):
     uri = editor.open('# slow\n# out: "a * b"\ndef f(a, b):\n    return \n')
     before = await editor.counts()

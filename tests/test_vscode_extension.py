@@ -28,8 +28,8 @@ needs_npm = pytest.mark.skipif(
 )
 
 # Settings where the extension declares null: "as `diffill serve` was started" (--model,
-# --device), which the server takes null to mean.
-NULL_MEANS_STARTED = {"model", "device"}
+# --device, --dtype), which the server takes null to mean.
+NULL_MEANS_STARTED = {"model", "device", "dtype"}
 
 
 def declared() -> dict[str, dict[str, Any]]:

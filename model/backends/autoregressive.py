@@ -35,7 +35,7 @@ from ..checkpoint import AR_MODEL_TYPE, Checkpoint
 from ..requests import InfillBackend, OnStep, validate
 from ..sampler import CancelHandle, Cancelled, SamplerOptions, Step
 from ..tokenizer import CodeTokenizer
-from .transformer import DiffusionLM
+from .transformer import DiffusionLM, KVBuffer
 
 DEFAULT_MAX_NEW_TOKENS = 128
 
@@ -70,7 +70,9 @@ class ARInfiller(InfillBackend[Decoding]):
         if not model.cfg.causal:
             raise ValueError("the autoregressive peer needs a causal model")
         config = model.cfg.to_dict()
-        facts = ModelFacts.of(model, config, name, AR_MODEL_TYPE, ckpt.folder, ckpt.info)
+        facts = ModelFacts.of(
+            model, config, name, AR_MODEL_TYPE, ckpt.folder, ckpt.info, precision=ckpt.precision
+        )
         super().__init__(model, tokenizer, facts, max_context_tokens, max_new_tokens)
         _, _, self.end_id = sentinels(tokenizer)
         self.forbidden = torch.tensor(
@@ -148,7 +150,11 @@ class ARInfiller(InfillBackend[Decoding]):
             raise Cancelled()
         tokens = torch.tensor([ids], device=self.device)
         positions = torch.arange(len(ids), device=self.device)[None]
-        h, kv = self.model.hidden(tokens, positions)
+        # Keys and values of the prompt and every token written, preallocated: each token
+        # writes its own at its slot and attends to the slots before, with no copy.
+        dtype = self.model.embed.weight.dtype
+        kv = KVBuffer(self.model.cfg, 1, len(ids) + limit, dtype, self.device)
+        h, _ = self.model.hidden(tokens, positions, past=kv, write_at=0)
         out: list[int] = []
         confidence: list[float] = []
         pos = len(ids)
@@ -173,11 +179,7 @@ class ARInfiller(InfillBackend[Decoding]):
                 raise Cancelled()
             step_tokens = torch.tensor([[nxt]], device=self.device)
             step_pos = torch.tensor([[pos]], device=self.device)
-            h, new = self.model.hidden(step_tokens, step_pos, past=kv)
-            kv = [
-                (torch.cat((k, nk), dim=2), torch.cat((v, nv), dim=2))
-                for (k, v), (nk, nv) in zip(kv, new)
-            ]
+            h, _ = self.model.hidden(step_tokens, step_pos, past=kv, write_at=pos)
             pos += 1
             steps += 1
         n = len(out)

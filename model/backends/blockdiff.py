@@ -46,6 +46,7 @@ from ..fim import fim_tokens
 from ..requests import InfillBackend, OnStep, remask_canvas, touch_up_canvas, validate
 from ..sampler import CancelHandle, Cancelled, SamplerOptions, Step, commit_step, propose
 from ..tokenizer import CodeTokenizer
+from .steps import Steps
 from .transformer import DiffusionLM, KVBuffer
 
 # Chunk of a context encoding: a change at token i re-encodes from the chunk holding i.
@@ -98,6 +99,10 @@ class ContextCache:
             if common > best_common:
                 best, best_common = e, common
         reuse = (best_common // CHUNK) * CHUNK
+        if best is not None and best_common == len(ids) == len(best.ids):
+            # The very context again (a request after its warm-up): every slot is as a
+            # fresh encode would leave it, the last partial chunk too.
+            return best, len(ids)
         if best is not None and reuse > 0:
             return best, reuse
         if len(self.entries) < self.max_entries:
@@ -108,9 +113,13 @@ class ContextCache:
         return min(self.entries, key=lambda e: e.used), 0
 
     @torch.no_grad()
-    def encode(self, ids: list[int]) -> tuple[_Entry, int]:
+    def encode(self, ids: list[int], cancel: CancelHandle | None = None) -> tuple[_Entry, int]:
         """The entry holding the keys/values of `ids` in slots 0..len(ids)-1, and how many
-        tokens this call encoded."""
+        tokens this call encoded.
+
+        cancel: checked before every chunk; once set, the encode stops there and the entry
+        holds the chunks done so far (`entry.ids` is then a prefix of `ids`: a later encode
+        goes on from it)."""
         if len(ids) + 1 > self.capacity:
             raise ValueError(f"a context of {len(ids)} tokens exceeds the cache's buffers")
         entry, reuse = self._pick(ids)
@@ -119,10 +128,17 @@ class ContextCache:
         entry.ids = []  # invalid until the encode below completes
         device = self.device
         for a in range(reuse, len(ids), CHUNK):
+            if cancel is not None and cancel.is_set():
+                entry.ids = list(ids[:a])
+                return entry, a - reuse
             b = min(a + CHUNK, len(ids))
             tokens = torch.tensor([ids[a:b]], device=device)
             positions = torch.arange(a, b, device=device)[None]
-            self.model.hidden(tokens, positions, _causal_mask(a, b, device), entry.buffer, a)
+            # The first chunk is all there is: the causal kernel, no mask. Later chunks see
+            # every slot before them as well. Either way a chunk is computed the same way
+            # whether the encode is fresh or incremental.
+            mask = None if a == 0 else _causal_mask(a, b, self.dtype, device)
+            self.model.hidden(tokens, positions, mask, entry.buffer, a, causal=a == 0)
         entry.ids = list(ids)
         return entry, len(ids) - reuse
 
@@ -135,11 +151,13 @@ def _common_prefix(a: list[int], b: list[int]) -> int:
     return i
 
 
-def _causal_mask(a: int, b: int, device) -> torch.Tensor:
-    """(1, 1, b-a, b): query a+i sees keys 0..a+i."""
+def _causal_mask(a: int, b: int, dtype: torch.dtype, device) -> torch.Tensor:
+    """(1, 1, b-a, b) additive bias in `dtype`: query a+i sees keys 0..a+i. (A bool mask
+    would be converted to this on every layer's call.)"""
     q = torch.arange(a, b, device=device)[:, None]
     k = torch.arange(b, device=device)[None, :]
-    return (k <= q)[None, None]
+    bias = torch.zeros(b - a, b, dtype=dtype, device=device)
+    return bias.masked_fill_(k > q, float("-inf"))[None, None]
 
 
 @dataclass
@@ -151,6 +169,9 @@ class BlockResult:
     ended: bool  # the model wrote <end>
 
 
+# Without it the steps' in-place writes into a cached buffer would chain every step's
+# autograd graph to the buffer, which outlives the request: memory grows with each one.
+@torch.no_grad()
 def decode(
     model: DiffusionLM,
     entry: _Entry,
@@ -165,6 +186,7 @@ def decode(
     min_tokens: int = 0,
     on_step: Callable[[list[int], Step], None] | None = None,
     cancel: CancelHandle | None = None,
+    runner: Steps | None = None,
 ) -> BlockResult:
     """Write the middle after a context whose keys/values fill `entry`'s slots 0..n-1.
 
@@ -178,6 +200,8 @@ def decode(
     min_tokens: <end> is forbidden before this many tokens (a fixed length).
     on_step: called with (tokens so far, Step) after every step.
     cancel: anything with `is_set()`; checked before every step (raises `Cancelled`).
+    runner: runs each denoising step (eager, compiled, or a CUDA graph once
+        `Steps.prepare` ran); None runs the network eagerly.
     """
     if block_size < 1:
         raise ValueError("block size must be >= 1")
@@ -209,7 +233,10 @@ def decode(
             block_step += 1
             steps += 1
             calls += 1
-            h, _ = model.hidden(tokens, positions, None, entry.buffer, clean)
+            if runner is not None:
+                h = runner.block(tokens, positions, entry.buffer, clean)
+            else:
+                h, _ = model.hidden(tokens, positions, None, entry.buffer, clean)
             logits = model.token_logits(h[:, :width]).float()  # (1, W, V): slot i -> token i
             logits[..., forbidden] = float("-inf")
             if end_from:
@@ -250,7 +277,7 @@ def decode(
         model.hidden(
             tokens[:, 1:],
             positions[:, 1:],
-            _causal_mask(clean, clean + width, device),
+            _causal_mask(clean, clean + width, entry.buffer.k[0].dtype, device),
             entry.buffer,
             clean,
         )
@@ -324,7 +351,9 @@ class BlockInfiller(InfillBackend[SamplerOptions]):
             layout.get("context_tokens", DEFAULT_CONTEXT_TOKENS), f"{where} context_tokens"
         )
         config = {**model.cfg.to_dict(), "block_size": block_size, "fim_order": fim_order}
-        facts = ModelFacts.of(model, config, name, BLOCK_MODEL_TYPE, ckpt.folder, ckpt.info)
+        facts = ModelFacts.of(
+            model, config, name, BLOCK_MODEL_TYPE, ckpt.folder, ckpt.info, precision=ckpt.precision
+        )
         super().__init__(
             model, tokenizer, facts, max_context_tokens, max_span_tokens, trained_context
         )
@@ -338,6 +367,29 @@ class BlockInfiller(InfillBackend[SamplerOptions]):
         forbidden = torch.zeros(model.cfg.vocab_size, dtype=torch.bool)
         forbidden[sorted(tokenizer.special_ids - {self.ids.end})] = True
         self.forbidden = forbidden.to(self.device)
+        self.steps = Steps(model)
+
+    def warm_up(self) -> None:
+        """Arrange CUDA graphs for the denoising step (CUDA) or compile it (CPU, when
+        $DIFFILL_COMPILE=1 asks; reusing the on-disk cache), and run a request of two
+        blocks (a full one and a short one) so that the first real request pays for
+        neither. Its context stays in the cache,
+        the least recently used entry (its buffer and graph are reused, not reallocated)."""
+        self.steps.prepare(block_width=self.block_size)
+        length = min(self.block_size + 1, self.max_span_tokens)
+        self.infill("def f(x):\n    return ", "\n", length=length)
+
+    @property
+    def reuses_context(self) -> bool:
+        return True
+
+    def warm_context(self, prefix: str, suffix: str, cancel: CancelHandle | None = None) -> int:
+        """Encode the context of (prefix, suffix) into the cache, decoding nothing (the
+        Language Server does it while the user pauses typing); the tokens encoded."""
+        ids = self.context(prefix, suffix)
+        with self.cache.lock:
+            _, computed = self.cache.encode(ids, cancel)
+        return computed
 
     def context(self, prefix: str, suffix: str) -> list[int]:
         """The context ids of a request, trimmed on stable boundaries, ending with <mid>."""
@@ -413,7 +465,9 @@ class BlockInfiller(InfillBackend[SamplerOptions]):
             if on_step is not None and i == 0:
                 stream = lambda ids, step: on_step(t.decode(ids), step)  # noqa: E731
             with self.cache.lock:
-                entry, computed = self.cache.encode(ctx)
+                entry, computed = self.cache.encode(ctx, cancel)
+                if len(entry.ids) < len(ctx):
+                    raise Cancelled()
                 res = decode(
                     self.model,
                     entry,
@@ -427,6 +481,7 @@ class BlockInfiller(InfillBackend[SamplerOptions]):
                     min_tokens=r.length or 0,
                     on_step=stream,
                     cancel=cancel,
+                    runner=self.steps,
                 )
             conf = res.confidence
             results.append(

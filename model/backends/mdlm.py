@@ -29,6 +29,7 @@ from ..sampler import (
     denoise,
 )
 from ..tokenizer import CodeTokenizer
+from .steps import Steps
 from .transformer import DiffusionLM, group_mask
 
 
@@ -44,11 +45,30 @@ class Infiller(CanvasBackend[tuple[Context, list[int]]]):
         model, tokenizer = ckpt.model, ckpt.tokenizer
         if tokenizer.vocab_size != model.cfg.vocab_size:
             raise InfillError("tokenizer and model disagree on the vocabulary size")
-        facts = ModelFacts.of(model, model.cfg.to_dict(), name, MODEL_TYPE, ckpt.folder, ckpt.info)
+        facts = ModelFacts.of(
+            model,
+            model.cfg.to_dict(),
+            name,
+            MODEL_TYPE,
+            ckpt.folder,
+            ckpt.info,
+            precision=ckpt.precision,
+        )
         super().__init__(model, tokenizer, facts, max_context_tokens, model.cfg.span_positions - 1)
         t = tokenizer
         self.forbidden_ids = tuple(sorted(t.special_ids - {t.pad_id}))
         self.slack_ids = frozenset({t.pad_id})
+        self.steps = Steps(model)
+
+    def warm_up(self) -> None:
+        """Compile the denoising step when $DIFFILL_COMPILE=1 asks (CPU, reusing the
+        on-disk cache; eager on CUDA, where the block model's step has graphs), then run a
+        request with the model choosing the length (the length probe, candidate rows of
+        two lengths, so a mask) and one of a fixed length (no mask), so that the first
+        real request pays for neither."""
+        self.steps.prepare()
+        super().warm_up()
+        self.infill("def f(x):\n    return ", "\n", length_candidates=2)
 
     @torch.no_grad()
     def logits(self, token_ids: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
@@ -130,4 +150,5 @@ class Infiller(CanvasBackend[tuple[Context, list[int]]]):
             options=options,
             on_step=on_step,
             cancel=cancel,
+            runner=self.steps,
         )

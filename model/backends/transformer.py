@@ -106,6 +106,12 @@ def rotary(x: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
 
     A pair (x1, x2) read as the complex number x1 + i·x2 times e^(iφ) is exactly the
     rotation (x1 cos φ − x2 sin φ, x1 sin φ + x2 cos φ), in one kernel instead of eight."""
+    if torch.compiler.is_compiling():
+        # Inductor generates no kernels for complex numbers; the same products in real
+        # arithmetic fuse into one there.
+        x1, x2 = x.float().unflatten(-1, (-1, 2)).unbind(-1)
+        cos, sin = table.real, table.imag
+        return torch.stack((x1 * cos - x2 * sin, x1 * sin + x2 * cos), -1).flatten(-2).to(x.dtype)
     pairs = torch.view_as_complex(x.float().unflatten(-1, (-1, 2)).contiguous())
     return torch.view_as_real(pairs * table).flatten(-2).to(x.dtype)
 
@@ -121,31 +127,34 @@ class Attention(nn.Module):
         self,
         x: torch.Tensor,  # (B, T, C)
         rope: torch.Tensor,  # (B, 1, T, D/2) complex, from `rotary_table`
-        mask: torch.Tensor | None,  # (B, 1, T, S) bool, True = may attend
-        past: tuple[torch.Tensor, torch.Tensor] | LayerSlot | None,
+        mask: torch.Tensor | None,  # (B|1, 1, T|1, S) bool (True = may attend) or additive
+        past: LayerSlot | None,
         causal: bool = False,
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        """past: keys and values (B|1, H, S-T, D) to attend to before x's own, or a slot of
-        a preallocated `KVBuffer`: x's keys and values are written at `slot.at` and x
-        attends to the buffer up to its own end, with no copy of the cache."""
+        """past: a slot of a preallocated `KVBuffer`: x's keys and values are written at
+        `slot.at` and x attends to the buffer up to its own end, with no copy of the cache;
+        or, for a step of fixed shapes (CUDA graphs), written at the slots `slot.index` and
+        x attends to every slot of the buffer, under `mask`."""
         B, T, C = x.shape
         H, D = self.cfg.n_heads, self.cfg.head_dim
         q, k, v = self.qkv(x).view(B, T, 3, H, D).permute(2, 0, 3, 1, 4)  # each (B, H, T, D)
         q = rotary(q, rope)
         k = rotary(k, rope)
         new_kv = (k, v)
-        if isinstance(past, LayerSlot):
+        if past is not None and past.index is not None:
+            past.k.index_copy_(2, past.index, k)
+            past.v.index_copy_(2, past.index, v)
+            k, v = past.k, past.v
+        elif past is not None:
             end = past.at + T
             past.k[:, :, past.at : end] = k
             past.v[:, :, past.at : end] = v
             k, v = past.k[:, :, :end], past.v[:, :, :end]
-        elif past is not None:
-            pk, pv = past
-            k = torch.cat((pk.to(k.dtype).expand(B, -1, -1, -1), k), dim=2)
-            v = torch.cat((pv.to(v.dtype).expand(B, -1, -1, -1), v), dim=2)
-        # A causal model's prompt is one piece (no cache yet); later calls add one token at a
+        # A causal model's prompt is one piece (no cache yet, or written at slot 0 of a
+        # buffer, where queries and keys start together); later calls add one token at a
         # time, which may see every key.
-        causal = (causal or self.cfg.causal) and mask is None and past is None and T > 1
+        first = past is None or (past.index is None and past.at == 0)
+        causal = (causal or self.cfg.causal) and mask is None and first and T > 1
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
         return self.out(y.transpose(1, 2).reshape(B, T, C)), new_kv
 
@@ -181,11 +190,14 @@ KVCache = list[tuple[torch.Tensor, torch.Tensor]]
 
 @dataclass
 class LayerSlot:
-    """Where one layer's keys and values go in a `KVBuffer`."""
+    """Where one layer's keys and values go in a `KVBuffer`: slots at.. (attending to the
+    slots up to their end), or the slots `index` (attending to all of them; a step whose
+    shapes never change, as a CUDA graph needs)."""
 
     k: torch.Tensor  # (B, H, capacity, D)
     v: torch.Tensor
     at: int
+    index: torch.Tensor | None = None  # (T,) long
 
 
 class KVBuffer:
@@ -203,8 +215,30 @@ class KVBuffer:
         self.k = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(cfg.n_layers)]
         self.v = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(cfg.n_layers)]
 
-    def slots(self, at: int) -> list[LayerSlot]:
+    @property
+    def batch(self) -> int:
+        return self.k[0].shape[0]
+
+    def slots(self, at: int | torch.Tensor) -> list[LayerSlot]:
+        if isinstance(at, torch.Tensor):
+            return [LayerSlot(k, v, -1, at) for k, v in zip(self.k, self.v)]
         return [LayerSlot(k, v, at) for k, v in zip(self.k, self.v)]
+
+    def rows(self, index: torch.Tensor) -> KVBuffer:
+        """A buffer of the rows `index` (R,): views of these rows when they are one
+        ascending run (rows dropping out of a batch as they finish), else a copy, made
+        once for the rows (never per step). Writes to a view reach this buffer."""
+        first = int(index[0]) if len(index) else 0
+        run = torch.arange(first, first + len(index), device=index.device)
+        out = KVBuffer.__new__(KVBuffer)
+        out.capacity = self.capacity
+        if bool((index == run).all()):
+            out.k = [k.narrow(0, first, len(index)) for k in self.k]
+            out.v = [v.narrow(0, first, len(index)) for v in self.v]
+        else:
+            out.k = [k.index_select(0, index) for k in self.k]
+            out.v = [v.index_select(0, index) for v in self.v]
+        return out
 
 
 class DiffusionLM(nn.Module):
@@ -243,25 +277,24 @@ class DiffusionLM(nn.Module):
         self,
         tokens: torch.Tensor,  # (B, T) long
         positions: torch.Tensor,  # (B, T) long
-        mask: torch.Tensor | None = None,  # (B, 1, T, S) bool
-        past: KVCache | KVBuffer | None = None,
-        write_at: int = 0,
+        mask: torch.Tensor | None = None,  # (B, 1, T, S) bool or additive
+        past: KVBuffer | None = None,
+        write_at: int | torch.Tensor = 0,
         causal: bool = False,
     ) -> tuple[torch.Tensor, KVCache]:
         """Final normalised hidden states (B, T, C) and this call's keys/values per layer.
 
-        past: earlier keys/values to attend to (see `Attention.forward`); with a
-            `KVBuffer`, this call's keys/values are written at slots `write_at`...
-        causal: attend causally (only without mask and past: the causal kernel).
+        past: a buffer of earlier keys/values (see `Attention.forward`): this call's are
+            written at slots `write_at`... and it attends to the slots before them; or,
+            with `write_at` a tensor (T,) of slots, written there, attending to every slot
+            under `mask` (fixed shapes, for CUDA graphs).
+        causal: attend causally (only without a mask and with nothing before these
+            tokens: the causal kernel).
         """
         x = self.embed(tokens)
         rope = rotary_table(positions, self.cfg.head_dim, self.cfg.rope_theta)
         kvs: KVCache = []
-        layer_past: list = (
-            past.slots(write_at)
-            if isinstance(past, KVBuffer)
-            else past or [None] * len(self.blocks)
-        )
+        layer_past: list = [None] * len(self.blocks) if past is None else past.slots(write_at)
         for block, lp in zip(self.blocks, layer_past):
             x, kv = block(x, rope, mask, lp, causal)
             kvs.append(kv)

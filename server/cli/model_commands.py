@@ -207,7 +207,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     # The model loads after the client connects (on the server's model thread), so a
     # folder that does not load is reported to the editor instead of killing the server.
-    server = build_server(settings=Settings(model=args.model, device=args.device))
+    server = build_server(settings=Settings(model=args.model, device=args.device, dtype=args.dtype))
     try:
         # LSP's exit code: 0 after shutdown, 1 when the client exits or leaves without it.
         return serve(server, tcp=args.tcp, log_file=args.log_file)

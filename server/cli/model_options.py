@@ -1,4 +1,4 @@
-"""The options of every command that runs the model (--model, --device, the sampler
+"""The options of every command that runs the model (--model, --device, --dtype, the sampler
 settings, --max-context) and what they make: the loaded backend and the sampler settings.
 
 Heavy imports (torch, through the model) happen inside the functions, so `diffill --help`
@@ -14,11 +14,22 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from diffill.model import Backend
 
+# `diffill.model.precision.DTYPES`, spelled out so that `--help` does not import torch
+# (a test keeps the two equal).
+DTYPES = ("auto", "float32", "bfloat16", "int8")
+
 
 def add_model_folder(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    """--model and --device, as every command that loads a model takes them."""
+    """--model, --device and --dtype, as every command that loads a model takes them."""
     p.add_argument("--model", default=None, help="model folder (default: the shipped one)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
+    p.add_argument(
+        "--dtype",
+        default="auto",
+        choices=DTYPES,
+        help="arithmetic: auto (bf16 on CUDA and on CPUs with AMX or AVX512-BF16, else "
+        "float32), float32, bfloat16, or int8 (quantised linear layers, CPU only)",
+    )
 
 
 def add_model_options(p: argparse.ArgumentParser) -> None:
@@ -62,7 +73,12 @@ def load_backend(args: argparse.Namespace, max_context_tokens: int | None = None
     from diffill.model import CheckpointError, load
 
     try:
-        return load(args.model, device=args.device, max_context_tokens=max_context_tokens)
+        return load(
+            args.model,
+            device=args.device,
+            dtype=args.dtype,
+            max_context_tokens=max_context_tokens,
+        )
     except (CheckpointError, ValueError) as err:
         print(f"diffill: cannot load the model: {err}", file=sys.stderr)
         return None

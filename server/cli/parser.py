@@ -227,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
         "serve",
         help="run the Language Server (stdio by default)",
         description="Speak LSP over stdio, or over TCP with --tcp. Settings the editor sends "
-        "under `diffill` override --model and --device.",
+        "under `diffill` override --model, --device and --dtype.",
     )
     srv.add_argument("--tcp", type=_host_port, metavar="HOST:PORT", help="listen on TCP")
     add_model_folder(srv)

@@ -166,6 +166,8 @@ def clean(prepared: Prepared, candidate: str) -> str:
     blank lines."""
     doc = prepared.doc
     text = candidate.replace("\r\n", "\n").replace("\r", "\n")
+    if prepared.request.one_line:
+        text = text.split("\n", 1)[0]
     suffix = doc.text[prepared.end :].replace("\r\n", "\n")
     trimmed = _trim_repeated_suffix(text, suffix)
     # Only when the cut does not break the code: `print(f(x|)` may need both parens.

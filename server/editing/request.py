@@ -54,6 +54,8 @@ class EditRequest:
     start: int  # offsets into Document.text
     end: int
     strength: float = 1.0  # rewrite: share of the span's tokens re-noised
+    # complete: keep only what goes on the cursor's line (single-line ghost text)
+    one_line: bool = False
 
 
 @dataclass

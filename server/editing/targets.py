@@ -34,6 +34,43 @@ def fill_span(parsed: ParsedDocument, start: int, end: int) -> tuple[int, int] |
     return to_str(min(p.start for p in hit)), to_str(max(p.end for p in hit))
 
 
+def completion_request(parsed: ParsedDocument | str, cursor: int) -> EditRequest:
+    """What inline completion asks at the cursor: on a one-line placeholder, a fill of it
+    (the item then replaces the placeholder); else a completion at the cursor. Either
+    stops at the end of the line (ghost text is one line) unless the line is already
+    complete, when it may write the lines that follow. `parsed` is a problem string when the
+    document could not be parsed: then one line."""
+    if isinstance(parsed, str):
+        return EditRequest(Intent.COMPLETE, cursor, cursor, one_line=True)
+    text = parsed.doc.text
+    span = fill_span(parsed, cursor, cursor)
+    if span is not None:
+        start, end = span
+        if "\n" not in text[start:end] and "\r" not in text[start:end]:
+            return EditRequest(Intent.FILL, start, end, one_line=not line_is_complete(parsed, end))
+    one_line = not line_is_complete(parsed, cursor)
+    return EditRequest(Intent.COMPLETE, cursor, cursor, one_line=one_line)
+
+
+def line_is_complete(parsed: ParsedDocument, cursor: int) -> bool:
+    """Whether the cursor ends its line (nothing but blanks after it) and that line holds
+    no syntax error: a finished statement, a blank line, or a header such as `def f():`
+    whose only problem is the block still missing after it."""
+    text, doc = parsed.doc.text, parsed.doc
+    line_start = max(text.rfind("\n", 0, cursor), text.rfind("\r", 0, cursor)) + 1
+    ends = [i for i in (text.find("\n", cursor), text.find("\r", cursor)) if i >= 0]
+    line_end = min(ends) if ends else len(text)
+    if text[cursor:line_end].strip():
+        return False
+    a, b = doc.byte_offset(line_start), doc.byte_offset(line_end)
+    for issue in parsed.issues:
+        if issue.start <= b and a <= issue.end and issue.start < issue.end:
+            return False  # an error node on the line: the statement is unfinished
+        if issue.start == issue.end and a <= issue.start < b:
+            return False  # something missing inside the line, not after it
+    return True
+
+
 def fix_span(parsed: ParsedDocument, start: int, end: int) -> tuple[int, int]:
     """The range a fix regenerates: the statements around the syntax issues the selection
     touches, or, for a cursor near but not on one, those on its lines."""

@@ -28,8 +28,8 @@ from pygls.exceptions import JsonRpcContentModified, JsonRpcInvalidParams, JsonR
 from diffill.model import Backend, load
 
 from ..editing.parsed import ParsedDocument
-from ..editing.request import EditRequest, Intent, Status
-from ..editing.targets import fill_span
+from ..editing.request import Intent, Status
+from ..editing.targets import completion_request, fill_span
 from . import conversions
 from .conversions import EditTarget
 from .documents import OpenDocument, Stale
@@ -46,9 +46,9 @@ def build_server(
     client_timeout_s: float | None = None,
 ) -> DiffillServer:
     """A diffill Language Server driving `backend`, or, without one, the model `loader`
-    loads (called as `loader(folder, device=...)` on the worker thread after `initialized`
-    and again when the model settings change). `client_timeout_s`: how long to wait for
-    the client's answers to the server's own requests."""
+    loads (called as `loader(folder, device=..., dtype=...)` on the worker thread after
+    `initialized` and again when the model settings change). `client_timeout_s`: how long
+    to wait for the client's answers to the server's own requests."""
     server = DiffillServer(backend, loader, settings, name, client_timeout_s)
 
     @server.feature(types.INITIALIZE)
@@ -179,7 +179,7 @@ def build_server(
             return []  # typed past it: the newer request has the answer
         result = await server.compute(
             od,
-            _completion_request(od, parsed, cursor),
+            completion_request(parsed, cursor),
             title="diffill: completing",
             token=params.work_done_token,
             create_progress=False,
@@ -228,17 +228,6 @@ def _rejected(server: DiffillServer, od: OpenDocument, result: Any) -> dict[str,
             for e in edits
         ],
     }
-
-
-def _completion_request(od: OpenDocument, parsed: ParsedDocument | str, cursor: int) -> EditRequest:
-    """Complete at the cursor; on a one-line placeholder, fill it instead (the inline item
-    then replaces the placeholder)."""
-    span = fill_span(parsed, cursor, cursor) if not isinstance(parsed, str) else None
-    if span is not None:
-        start, end = span
-        if "\n" not in od.doc.text[start:end] and "\r" not in od.doc.text[start:end]:
-            return EditRequest(Intent.FILL, start, end)
-    return EditRequest(Intent.COMPLETE, cursor, cursor)
 
 
 def _list_actions(

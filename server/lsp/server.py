@@ -39,6 +39,7 @@ from .conversions import (
     EditTarget,
     diagnostic,
     edit_target,
+    offset_of,
     offsets_of,
     status_params,
     workspace_edit,
@@ -47,6 +48,7 @@ from .documents import ARRIVAL, Documents, OpenDocument, Stale
 from .progress import PreviewStream, WorkProgress
 from .pygls_protocol import DiffillProtocol
 from .settings import Settings, parse_settings
+from .warming import ContextWarmer
 from .worker import ModelWorker, Superseded
 
 log = logging.getLogger("diffill.lsp")
@@ -57,7 +59,7 @@ STATUS = "diffill/status"
 class Loader(Protocol):
     """How the server loads the model its settings name (`diffill.model.load` fits)."""
 
-    def __call__(self, folder: str | None, *, device: str) -> Backend: ...
+    def __call__(self, folder: str | None, *, device: str, dtype: str) -> Backend: ...
 
 
 class RequestFailed(JsonRpcException):
@@ -105,12 +107,14 @@ class DiffillServer(LanguageServer):
         self.defaults = settings or Settings()  # what null and invalid values fall back to
         self.settings = self.defaults
         self.model_problem = ""  # why the model named by the settings did not load
-        self._model_wanted: tuple[str | None, str] | None = None  # last (folder, device) asked
+        # the last (folder, device, dtype) asked for
+        self._model_wanted: tuple[str | None, str, str] | None = None
         self.documents = Documents()
         self.encoding = Encoding.UTF16
         self.loop: asyncio.AbstractEventLoop | None = None
         self.busy = False
         self.worker = ModelWorker(self._worker_busy)
+        self.warmer = ContextWarmer(self)
         self._diagnostic_timers: dict[str, asyncio.TimerHandle] = {}
         self._with_diagnostics: set[str] = set()  # uris whose published list is non-empty
         self.pending_problems: list[str] = []  # settings problems to show once initialized
@@ -224,9 +228,29 @@ class DiffillServer(LanguageServer):
         od = self.documents.change(od, params, self.encoding)
         self._tell(od)
         self.schedule_diagnostics(od.uri, self.settings.diagnostics_delay_ms)
+        cursor = self._cursor_after(od, params)
+        if cursor is None:
+            self.warmer.cancel(od.uri)
+        else:
+            self.warmer.schedule(od, cursor)
+
+    def _cursor_after(
+        self, od: OpenDocument, params: types.DidChangeTextDocumentParams
+    ) -> int | None:
+        """Where the cursor most likely is after a change: the end of the text the last
+        edit inserted (None when the change replaced the whole text)."""
+        last = params.content_changes[-1] if params.content_changes else None
+        if not isinstance(last, types.TextDocumentContentChangePartial) or not od.text_known:
+            return None
+        try:  # the edit's start is the same place before and after it
+            start = offset_of(od.doc, last.range.start, self.encoding)
+        except DocumentError:
+            return None
+        return min(start + len(last.text), len(od.doc.text))
 
     def close(self, uri: str) -> None:
         self.documents.close(uri)
+        self.warmer.cancel(uri)
         self._told.pop(uri, None)
         timer = self._diagnostic_timers.pop(uri, None)
         if timer is not None:
@@ -321,7 +345,7 @@ class DiffillServer(LanguageServer):
         for problem in problems:
             self.show(types.MessageType.Warning, f"diffill: {problem}")
         old, self.settings = self.settings, new
-        if (new.model, new.device) != (old.model, old.device):
+        if (new.model, new.device, new.dtype) != (old.model, old.device, old.dtype):
             self.load_model()
         if (new.diagnostics, new.diagnostics_delay_ms) != (
             old.diagnostics,
@@ -350,15 +374,16 @@ class DiffillServer(LanguageServer):
                 log.info("the model was given when the server was built; diffill.model is ignored")
             return
         loader, folder, device = self.loader, self.settings.model, self.settings.device
-        if self._model_wanted == (folder, device):
+        dtype = self.settings.dtype
+        if self._model_wanted == (folder, device, dtype):
             return  # loaded, or its load is queued already
-        self._model_wanted = wanted = (folder, device)
+        self._model_wanted = wanted = (folder, device, dtype)
 
         def run() -> None:
             if self._model_wanted != wanted:
                 return  # the settings changed again: a newer load is queued
             try:
-                backend = loader(folder, device=device)
+                backend = loader(folder, device=device, dtype=dtype)
             except Exception as err:  # a folder that does not load keeps the old model
                 where = folder or "the shipped model"
                 problem = f"cannot load the model ({where}, device {device}): {err}"
@@ -369,8 +394,18 @@ class DiffillServer(LanguageServer):
             self.model_problem = ""
             log.info("model %s loaded on %s", backend.facts.name, backend.facts.device)
             self.call_on_loop(self.send_status)
+            self._warm_up(backend)
 
         self.worker.submit(run, cancel=threading.Event(), droppable=False)
+
+    @staticmethod
+    def _warm_up(backend: Backend) -> None:
+        """Pay the model's one-time costs (compiling its step, or reading the compiled
+        step from disk; first allocations) now, on the worker, before the first request."""
+        try:
+            backend.warm_up()
+        except Exception as err:  # a model that cannot warm up still serves, only slower
+            log.warning("warming up the model failed: %s", err)
 
     def _model_failed(self, problem: str) -> None:
         self.model_problem = problem
@@ -460,6 +495,7 @@ class DiffillServer(LanguageServer):
                 preview = PreviewStream(
                     self.protocol.notify, od, self.encoding, progress_total(self.settings)
                 )
+            self.warmer.yield_to_request()
             job = self.worker.submit(
                 # Its own copy of the tree: tree-sitter trees are not shared across threads.
                 self._edit_job(parsed.copy(), request, cancel, progress, preview),

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from diffill.model.precision import DTYPES
 from diffill.model.sampler import PRESETS
 
 from ..editing.request import EditOptions, sampler_options
@@ -21,6 +22,9 @@ class Settings:
 
     model: str | None = None  # model folder; None: the shipped one
     device: str = "cpu"  # cpu, cuda[:N] or auto
+    # auto (bf16 where the hardware multiplies it fast, else float32), float32, bfloat16 or
+    # int8 (quantised linear layers, CPU only): `diffill.model.precision`.
+    dtype: str = "auto"
     # Speed against care: quality, balanced or fast (sampler settings; see the README).
     preset: str = "balanced"
     steps: int | None = None  # fixed denoising steps; None: the confidence threshold decides
@@ -31,6 +35,9 @@ class Settings:
     max_context_tokens: int = 1024
     diagnostics: bool = True
     diagnostics_delay_ms: int = 300  # quiet time after the last change before re-parsing
+    # Quiet time after the last change before the model encodes the context at the cursor
+    # (for a model that keeps contexts: the next completion there finds it ready).
+    warm_context_delay_ms: int = 300
     inline_completion: bool = True
     preview: bool = False  # send diffill/preview even when the client did not ask for it
 
@@ -60,6 +67,7 @@ _INTEGER_BOUNDS: dict[str, tuple[int, int]] = {
     "max_span_tokens": (1, 65_536),
     "max_context_tokens": (1, 1_048_576),
     "diagnostics_delay_ms": (0, 60_000),
+    "warm_context_delay_ms": (0, 60_000),
 }
 _MAX_TEMPERATURE = 100.0
 
@@ -80,6 +88,10 @@ def _check_setting(name: str, value: Any) -> Any:
             index and (base != "cuda" or not index.isdigit())
         ):
             raise ValueError("must be cpu, cuda, cuda:N, auto or null")
+        return value
+    if name == "dtype":
+        if value not in DTYPES:
+            raise ValueError(f"must be one of {', '.join(DTYPES)} or null")
         return value
     if name in _INTEGER_BOUNDS:
         if value is None and name == "steps":
@@ -113,9 +125,10 @@ def _check_setting(name: str, value: Any) -> Any:
     raise AssertionError(name)
 
 
-# Settings where null means "as the server was started" (`diffill serve --model/--device`):
-# editors send every declared setting, null included, and must not override the command line.
-_NULL_IS_DEFAULT = frozenset({"model", "device"})
+# Settings where null means "as the server was started" (`diffill serve --model/--device/
+# --dtype`): editors send every declared setting, null included, and must not override the
+# command line.
+_NULL_IS_DEFAULT = frozenset({"model", "device", "dtype"})
 
 
 def parse_settings(

@@ -15,6 +15,7 @@ export interface ConfigReader {
 export const SERVER_SETTINGS = [
   "model",
   "device",
+  "dtype",
   "preset",
   "steps",
   "threshold",
@@ -23,6 +24,7 @@ export const SERVER_SETTINGS = [
   "maxContextTokens",
   "diagnostics",
   "diagnosticsDelayMs",
+  "warmContextDelayMs",
   "inlineCompletion",
   "preview",
 ] as const;
@@ -30,7 +32,7 @@ export const SERVER_SETTINGS = [
 export type ServerSetting = (typeof SERVER_SETTINGS)[number];
 
 /** The section the server gets (initializationOptions, workspace/configuration and
- * workspace/didChangeConfiguration). `null` is sent as it is: for model and device it means
+ * workspace/didChangeConfiguration). `null` is sent as it is: for model, device and dtype it means
  * "as `diffill serve` was started". */
 export function serverSection(config: ConfigReader): Record<string, unknown> {
   const section: Record<string, unknown> = {};

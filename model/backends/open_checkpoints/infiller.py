@@ -28,8 +28,10 @@ from pathlib import Path
 
 import torch
 
+from ... import precision as precisions
 from ...backend import InfillError, ModelFacts
 from ...hardware import resolve_device, resolve_dtype
+from ...precision import Precision
 from ...requests import LENGTH_QUANTILES, CanvasBackend, ContextIds, Row
 from ...sampler import CancelHandle, DenoiseResult, SamplerOptions, Step
 from . import checkpoint as open_checkpoint
@@ -69,6 +71,7 @@ class HFInfiller(CanvasBackend[list[ContextIds]]):
         checkpoint: dict | None = None,
         max_span_tokens: int = DEFAULT_MAX_SPAN_TOKENS,
         max_context_tokens: int | None = None,
+        precision: Precision | None = None,
     ) -> None:
         window = min(model.cfg.max_positions, open_checkpoint.MAX_WINDOW)
         if max_span_tokens <= 0:
@@ -85,7 +88,9 @@ class HFInfiller(CanvasBackend[list[ContextIds]]):
         # A published checkpoint records no training facts; its own facts (family, special
         # ids and where each was read, weight bytes) are `facts.checkpoint`.
         config = model.cfg.to_dict()
-        facts = ModelFacts.of(model, config, name, family.slug, folder, checkpoint=checkpoint)
+        facts = ModelFacts.of(
+            model, config, name, family.slug, folder, checkpoint=checkpoint, precision=precision
+        )
         super().__init__(model, tokenizer, facts, max_context_tokens, max_span_tokens, room)
         self.family = family
         t = tokenizer
@@ -236,6 +241,7 @@ def load(
     """
     dev = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, dev)
+    chosen = precisions.choose(dtype, dev)
     ckpt = open_checkpoint.load(folder, dev, torch_dtype)
     return HFInfiller(
         ckpt.model,
@@ -246,4 +252,5 @@ def load(
         checkpoint=ckpt.info,
         max_span_tokens=max_span_tokens,
         max_context_tokens=max_context_tokens,
+        precision=chosen,
     )

@@ -1,0 +1,78 @@
+"""A warm context: after a change and the quiet time, the server encodes the context at
+the cursor in the background, so the inline completion that follows computes (nearly)
+none of its context, and answers exactly what a fresh model answers."""
+
+from __future__ import annotations
+
+import pytest
+import pytest_lsp
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+
+from diffill.model.backends.blockdiff import CHUNK
+from diffill.server.document import Document, Encoding, Position
+from diffill.server.editing import engine
+from diffill.server.editing.parsed import ParsedDocument
+from diffill.server.editing.targets import completion_request
+from diffill.server.lsp import conversions, settings
+
+from .lsp_harness import Editor, server_command, server_env, tiny_block_infiller
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+# Enough code for a context of several chunks; the cursor is in the last function.
+DOC = (
+    "".join(
+        f"def area_{i}(radius):\n    return 3.14159 * radius * radius * {i}\n\n" for i in range(12)
+    )
+    + "def total(values):\n    return sum(values) \n"
+)
+SETTINGS = {"steps": 1, "maxContextTokens": 512, "warmContextDelayMs": 20}
+
+
+@pytest_lsp.fixture(
+    config=ClientServerConfig(server_command=server_command("tiny-block"), server_env=server_env()),
+    scope="module",
+)
+async def client(lsp_client: LanguageClient):
+    caps = client_capabilities("visual-studio-code")
+    caps.text_document.inline_completion = types.InlineCompletionClientCapabilities()
+    await Editor(lsp_client).start(caps, SETTINGS)
+    yield
+    await lsp_client.shutdown_session()
+
+
+def fresh_completion(text: str, cursor: int) -> list[types.InlineCompletionItem]:
+    """What a model that never saw the document answers there, in this process."""
+    doc = Document(text)
+    parsed = ParsedDocument.parse(doc, engine.language_of("a.py", None))
+    options, _ = settings.parse_settings(SETTINGS, settings.Settings())
+    result = engine.edit(
+        parsed, completion_request(parsed, cursor), tiny_block_infiller(), options.edit_options()
+    )
+    return conversions.inline_items(doc, result, cursor, Encoding.UTF16)
+
+
+async def test_after_a_typed_character_the_completion_finds_its_context_encoded(
+    editor: Editor,
+):
+    uri = editor.open(DOC)
+    line = DOC.count("\n") - 1
+    at = len("    return sum(values) ")
+    editor.type(uri, types.Range(types.Position(line, at), types.Position(line, at)), "+")
+    await editor.counts()  # answered once the warm-up (debounce, then the worker) is done
+    items = await editor.client.text_document_inline_completion_async(
+        types.InlineCompletionParams(
+            context=types.InlineCompletionContext(
+                trigger_kind=types.InlineCompletionTriggerKind.Automatic
+            ),
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=types.Position(line, at + 1),
+        )
+    )
+    stats = await editor.counts()
+    assert stats["context_tokens"] > 3 * CHUNK
+    assert stats["context_computed"] == 0  # the warm-up encoded all of it
+    text = editor.texts[uri]
+    cursor = Document(text).offset_at(Position(line, at + 1), Encoding.UTF16)
+    assert items == fresh_completion(text, cursor)

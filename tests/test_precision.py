@@ -1,0 +1,114 @@
+"""The arithmetic a model runs in (`diffill.model.precision`): the automatic choice and
+its reason in the facts, float32 / bfloat16 / int8 giving the expected dtypes and
+near-equal logits, and the setting that overrides the choice (`load`, `--dtype`, the
+server's `diffill.dtype`)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from diffill.model import checkpoint, load, precision
+from diffill.model.backends.transformer import DiffusionLM
+from diffill.server.cli.model_options import DTYPES as CLI_DTYPES
+from diffill.server.cli.parser import build_parser
+from diffill.server.lsp.settings import Settings, parse_settings
+
+from .conftest import tiny_model
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory, tokenizer):
+    path = tmp_path_factory.mktemp("tiny") / "model"
+    torch.manual_seed(0)
+    model = tiny_model(tokenizer.vocab_size, span_positions=48)
+    checkpoint.save(path, model, tokenizer, dtype=torch.float32)
+    return path
+
+
+def linears(model: nn.Module) -> list[nn.Module]:
+    return [m for m in model.modules() if isinstance(m, nn.Linear)]
+
+
+def quantised(model: nn.Module) -> list[nn.Module]:
+    return [m for m in model.modules() if isinstance(m, torch.ao.nn.quantized.dynamic.Linear)]
+
+
+def test_auto_is_bf16_exactly_where_bf16_is_fast(monkeypatch):
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(precision, "fast_bf16", lambda device: True)
+    fast = precision.choose("auto", cpu)
+    assert (fast.requested, fast.dtype) == ("auto", "bfloat16")
+    monkeypatch.setattr(precision, "fast_bf16", lambda device: False)
+    slow = precision.choose("auto", cpu)
+    assert slow.dtype == "float32" and "emulated" in slow.reason
+    assert precision.choose("int8", cpu).dtype == "int8"  # never automatic, always allowed
+
+
+def test_unknown_dtypes_and_int8_off_the_cpu_are_refused():
+    with pytest.raises(ValueError, match="dtype must be one of"):
+        precision.choose("float16", torch.device("cpu"))
+    with pytest.raises(ValueError, match="CPU only"):
+        precision.choose("int8", torch.device("cuda"))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16", "int8"])
+def test_each_dtype_loads_as_asked_and_its_logits_stay_close(folder, dtype):
+    exact = load(folder, dtype="float32")
+    backend = load(folder, dtype=dtype)
+    facts = backend.facts
+    assert facts.dtype == dtype
+    assert facts.precision == {"requested": dtype, "dtype": dtype, "reason": "asked for"}
+    assert facts.parameters == exact.facts.parameters  # quantised weights still counted
+    model = backend.model
+    assert isinstance(model, DiffusionLM)
+    if dtype == "int8":
+        assert not linears(model) and len(quantised(model)) == 4 * model.cfg.n_layers + 1
+        assert model.embed.weight.dtype == torch.float32  # and so the tied projection
+        assert facts.weight_bytes < exact.facts.weight_bytes
+    else:
+        assert not quantised(model)
+        assert {p.dtype for p in model.parameters()} == {getattr(torch, dtype)}
+    ids = torch.tensor([backend.tokenizer.encode("def area(r):\n    return 3.14 * r * r\n")])
+    want, got = exact.logits(ids), backend.logits(ids)
+    assert got.dtype == torch.float32 and got.shape == want.shape
+    # Close: a small error against the logits' spread (measured: bf16 0.03, int8 0.1),
+    # the same top choice almost everywhere.
+    error = (got - want).abs().max() / want.std()
+    agree = (got.argmax(-1) == want.argmax(-1)).float().mean()
+    assert error < {"float32": 1e-5, "bfloat16": 0.08, "int8": 0.25}[dtype]
+    assert agree >= (1.0 if dtype == "float32" else 0.95)
+    text = backend.infill("def area(r):\n    return ", "\n", length=4).text
+    assert isinstance(text, str)
+
+
+def test_the_automatic_choice_is_recorded_in_the_facts(folder):
+    facts = load(folder).facts
+    expected = precision.choose("auto", torch.device("cpu"))
+    assert facts.precision == expected.to_dict() and facts.dtype == expected.dtype
+
+
+def test_a_network_built_in_memory_states_its_own_dtype(infiller):
+    assert infiller.facts.precision["requested"] == "as built"
+    assert infiller.facts.dtype == "float32"
+
+
+def test_the_command_line_offers_the_same_dtypes():
+    assert CLI_DTYPES == precision.DTYPES
+    args = build_parser().parse_args(["info", "--dtype", "int8"])
+    assert args.dtype == "int8"
+    assert build_parser().parse_args(["info"]).dtype == "auto"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["info", "--dtype", "fp16"])
+
+
+def test_the_dtype_setting_is_validated_and_the_default_kept():
+    got, problems = parse_settings({"dtype": "int8"}, Settings())
+    assert (got.dtype, problems) == ("int8", [])
+    got, problems = parse_settings({"dtype": "fp16"}, Settings(dtype="bfloat16"))
+    assert got.dtype == "auto"  # the default, not the bad value
+    assert len(problems) == 1 and "diffill.dtype" in problems[0] and "int8" in problems[0]
+    started = Settings(dtype="float32")  # diffill serve --dtype float32
+    got, problems = parse_settings({"dtype": None}, started, started)
+    assert (got.dtype, problems) == ("float32", [])
