@@ -147,6 +147,19 @@ def pick(
 
 
 OptionsT = TypeVar("OptionsT")  # what a backend makes of the sampler options
+
+
+@dataclass(frozen=True)
+class Call(Generic[OptionsT]):
+    """One `infill` or `infill_batch` call as a backend runs it: the requests (checked),
+    the sampler options as the backend reads them, the step callback, the cancel handle."""
+
+    requests: list[InfillRequest]
+    options: OptionsT
+    on_step: OnStep | None
+    cancel: CancelHandle | None
+
+
 EncodedT = TypeVar("EncodedT")  # a canvas backend's encoded contexts
 
 
@@ -215,7 +228,8 @@ class InfillBackend(ABC, Generic[OptionsT]):
             tuple(remask) if remask is not None else None,
             accept,
         )
-        return self._run([request], self._options(sampler_options), on_step, cancel)[0]
+        validate([request], self.max_span_tokens)
+        return self._run(Call([request], self._options(sampler_options), on_step, cancel))[0]
 
     def infill_batch(
         self,
@@ -235,7 +249,20 @@ class InfillBackend(ABC, Generic[OptionsT]):
             return []
         if accept is not None:
             requests = [r if r.accept else replace(r, accept=accept) for r in requests]
-        return self._run(requests, self._options(sampler_options), None, cancel)
+        validate(requests, self.max_span_tokens)
+        return self._run(Call(requests, self._options(sampler_options), None, cancel))
+
+    def _given_canvas(self, i: int, r: InfillRequest, seed: int) -> list[int] | None:
+        """The canvas of a request that brings its middle: a repair (its remask ranges
+        under masks) or a touch-up (a share re-noised, seeded per request); else None."""
+        t = self.tokenizer
+        if r.middle is not None and r.remask is not None:
+            ids, spans = t.encode_with_offsets(r.middle)
+            return remask_canvas(ids, spans, r.remask, t.mask_id, self.max_span_tokens)
+        if r.middle is not None and r.strength < 1:
+            ids = t.encode(r.middle)
+            return touch_up_canvas(ids, r.strength, seed + i, t.mask_id, self.max_span_tokens)
+        return None
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text))
@@ -276,13 +303,8 @@ class InfillBackend(ABC, Generic[OptionsT]):
         """The sampler options of a call, checked (ValueError naming an unknown one)."""
 
     @abstractmethod
-    def _run(
-        self,
-        requests: list[InfillRequest],
-        options: OptionsT,
-        on_step: OnStep | None,
-        cancel: CancelHandle | None,
-    ) -> list[InfillResult]: ...
+    def _run(self, call: Call[OptionsT]) -> list[InfillResult]:
+        """A result for every request of the call, in order."""
 
     @abstractmethod
     def logits(
@@ -340,15 +362,9 @@ class CanvasBackend(InfillBackend[SamplerOptions], Generic[EncodedT]):
     ) -> DenoiseResult:
         """Unmask every row (row j's context is `encoded` entry rows[j].request)."""
 
-    def _run(
-        self,
-        requests: list[InfillRequest],
-        options: SamplerOptions,
-        on_step: OnStep | None,
-        cancel: CancelHandle | None,
-    ) -> list[InfillResult]:
+    def _run(self, call: Call[SamplerOptions]) -> list[InfillResult]:
         t0 = time.perf_counter()
-        validate(requests, self.max_span_tokens)
+        requests, options, on_step, cancel = call.requests, call.options, call.on_step, call.cancel
         contexts = [self._context(r.prefix, r.suffix) for r in requests]
         encoded = self._encode(contexts)
         need = [i for i, r in enumerate(requests) if needs_length(r)]
@@ -398,13 +414,9 @@ class CanvasBackend(InfillBackend[SamplerOptions], Generic[EncodedT]):
         """The canvases request `i` asks for: a repair, a touch-up, its fixed length, or
         the candidate lengths read from `probs`."""
         t = self.tokenizer
-        if r.middle is not None and r.remask is not None:
-            ids, spans = t.encode_with_offsets(r.middle)
-            return [remask_canvas(ids, spans, r.remask, t.mask_id, self.max_span_tokens)]
-        if r.middle is not None and r.strength < 1:
-            ids = t.encode(r.middle)
-            seed = options.seed + i
-            return [touch_up_canvas(ids, r.strength, seed, t.mask_id, self.max_span_tokens)]
+        given = self._given_canvas(i, r, options.seed)
+        if given is not None:
+            return [given]
         if r.length is not None:
             return [[t.mask_id] * r.length]
         assert probs is not None

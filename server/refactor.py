@@ -17,6 +17,7 @@ import hashlib
 import os
 import stat
 from abc import ABC, abstractmethod
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -109,15 +110,29 @@ class Summary:
     files_scanned: int = 0
     files_skipped: int = 0
     spans_found: int = 0
-    changed: int = 0
-    unchanged: int = 0
-    rejected: int = 0
-    errors: int = 0
+    spans: Counter[Status] = field(default_factory=Counter)  # edited spans by outcome
     files_changed: int = 0
     files_written: int = 0
     files_failed: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
     skipped_files: dict[str, list[str]] = field(default_factory=dict)  # reason -> paths
+
+    @property
+    def changed(self) -> int:
+        return self.spans[Status.CHANGED]
+
+    @property
+    def unchanged(self) -> int:
+        return self.spans[Status.UNCHANGED]
+
+    @property
+    def rejected(self) -> int:
+        return self.spans[Status.REJECTED]
+
+    @property
+    def errors(self) -> int:
+        """Spans that failed: a bad request, an unsupported language, a model error."""
+        return self.spans.total() - self.changed - self.unchanged - self.rejected
 
 
 class RefactorError(Exception):
@@ -448,13 +463,6 @@ def run(
 
 def _record(out: FileOutcome, start: int, end: int, result: EditResult, summary: Summary) -> None:
     out.spans.append(SpanOutcome(out.path, start, end, result))
-    if result.status is Status.CHANGED:
-        summary.changed += 1
-    elif result.status is Status.UNCHANGED:
-        summary.unchanged += 1
-    elif result.status is Status.REJECTED:
-        summary.rejected += 1
-    else:
-        summary.errors += 1
+    summary.spans[result.status] += 1
     if result.reason and result.status is not Status.CHANGED:
         summary.reasons[result.reason] = summary.reasons.get(result.reason, 0) + 1

@@ -32,7 +32,7 @@ import torch
 
 from ..backend import InfillError, InfillRequest, InfillResult, ModelFacts
 from ..checkpoint import AR_MODEL_TYPE, Checkpoint
-from ..requests import InfillBackend, OnStep, validate
+from ..requests import Call, InfillBackend, OnStep
 from ..sampler import CancelHandle, Cancelled, SamplerOptions, Step
 from ..tokenizer import CodeTokenizer
 from .transformer import DiffusionLM, KVBuffer
@@ -116,15 +116,9 @@ class ARInfiller(InfillBackend[Decoding]):
             raise InfillError("the autoregressive peer decodes greedily; temperature must be 0")
         return Decoding(min_new)
 
-    def _run(
-        self,
-        requests: list[InfillRequest],
-        options: Decoding,
-        on_step: OnStep | None,
-        cancel: CancelHandle | None,
-    ) -> list[InfillResult]:
+    def _run(self, call: Call[Decoding]) -> list[InfillResult]:
         """One by one: an editor waits on one request; batching would flatter throughput."""
-        validate(requests, self.max_span_tokens)
+        requests, options, on_step, cancel = call.requests, call.options, call.on_step, call.cancel
         for r in requests:
             if r.remask is not None or (r.middle is not None and r.strength < 1):
                 raise InfillError(

@@ -40,10 +40,10 @@ from typing import Any
 import torch
 
 from .. import fim
-from ..backend import InfillError, InfillRequest, InfillResult, ModelFacts
+from ..backend import InfillError, InfillResult, ModelFacts
 from ..checkpoint import BLOCK_MODEL_TYPE, Checkpoint, CheckpointError
 from ..fim import fim_tokens
-from ..requests import InfillBackend, OnStep, remask_canvas, touch_up_canvas, validate
+from ..requests import Call, InfillBackend
 from ..sampler import CancelHandle, Cancelled, SamplerOptions, Step, commit_step, propose
 from ..tokenizer import CodeTokenizer
 from .steps import Steps
@@ -431,35 +431,15 @@ class BlockInfiller(InfillBackend[SamplerOptions]):
     def _options(self, sampler_options: dict[str, Any]) -> SamplerOptions:
         return SamplerOptions.of(**sampler_options)
 
-    def _canvas(self, i: int, r: InfillRequest, options: SamplerOptions) -> list[int] | None:
-        """The given middle to touch up or repair, with masks where the model writes; None
-        when the model writes the whole middle."""
-        t = self.tokenizer
-        if r.middle is not None and r.remask is not None:
-            ids, spans = t.encode_with_offsets(r.middle)
-            return remask_canvas(ids, spans, r.remask, t.mask_id, self.max_span_tokens)
-        if r.middle is not None and r.strength < 1:
-            ids = t.encode(r.middle)
-            return touch_up_canvas(
-                ids, r.strength, options.seed + i, t.mask_id, self.max_span_tokens
-            )
-        return None
-
-    def _run(
-        self,
-        requests: list[InfillRequest],
-        options: SamplerOptions,
-        on_step: OnStep | None,
-        cancel: CancelHandle | None,
-    ) -> list[InfillResult]:
+    def _run(self, call: Call[SamplerOptions]) -> list[InfillResult]:
         """One request after another: each finds its context in the cache or encodes it,
         then decodes its middle block by block (`decode`)."""
-        validate(requests, self.max_span_tokens)
+        requests, options, on_step, cancel = call.requests, call.options, call.on_step, call.cancel
         t = self.tokenizer
         results = []
         t0 = time.perf_counter()
         for i, r in enumerate(requests):
-            canvas = self._canvas(i, r, options)
+            canvas = self._given_canvas(i, r, options.seed)
             ctx = self.context(r.prefix, r.suffix)
             stream = None
             if on_step is not None and i == 0:
