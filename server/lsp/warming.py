@@ -17,7 +17,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..editing import engine
 from ..editing.parsed import ParsedDocument
@@ -27,15 +27,31 @@ from .documents import OpenDocument, Stale
 from .worker import Superseded
 
 if TYPE_CHECKING:
-    from .server import DiffillServer
+    from diffill.model import Backend
+
+    from .documents import Documents
+    from .settings import Settings
+    from .worker import ModelWorker
 
 log = logging.getLogger("diffill.lsp")
+
+
+class Host(Protocol):
+    """What a warmer uses of its server (the server module imports this one)."""
+
+    backend: Backend | None
+    loop: asyncio.AbstractEventLoop | None
+    settings: Settings
+    documents: Documents
+    worker: ModelWorker
+
+    def spawn(self, work: Any) -> None: ...
 
 
 class ContextWarmer:
     """The warm-ups of a server's documents: at most one pending or running per document."""
 
-    def __init__(self, server: DiffillServer) -> None:
+    def __init__(self, server: Host) -> None:
         self.server = server
         self._waiting: dict[str, asyncio.Future] = {}  # uri -> its debounce-then-warm task
         self._cancels: dict[str, threading.Event] = {}  # uri -> its worker job's cancel
