@@ -11,9 +11,12 @@ model the settings name), run it with `serve(server)`.
 - `settings`: the typed `diffill` settings section.
 - `progress`: work-done progress and `diffill/preview` for one model run.
 - `worker`: the model thread and its bounded queue.
+- `warming`: the context warm-up after typing pauses (models that keep their context).
 - `cancellation`: which event stops which request.
 - `pygls_protocol`: pygls' protocol where its defaults do not fit.
 - `transport`: `serve`, over stdio or TCP, with logs to the client.
+- `framing`: JSON-RPC frames and envelopes, checked before pygls sees them.
+- `validation`: every method's params and the client's answers against LSP's types.
 """
 
 from .handlers import build_server
