@@ -50,7 +50,7 @@ class InfillRequest:
     length: int | None = None
     # Character ranges of `middle` to re-noise (the rest is kept), e.g. under a syntax
     # error; each range also gets a little masked slack, in which unused slots become pads.
-    remask: tuple[tuple[int, int], ...] | None = None
+    repair: tuple[tuple[int, int], ...] | None = None
     accept: Callable[[str], bool] | None = None  # this request's candidate check
 
 
@@ -139,7 +139,7 @@ class Backend(Protocol):
         middle: str | None = None,
         strength: float = 1.0,
         length: int | None = None,
-        remask: Sequence[tuple[int, int]] | None = None,
+        repair: Sequence[tuple[int, int]] | None = None,
         on_step: Callable[[str, Step], None] | None = None,
         cancel: CancelHandle | None = None,
         accept: Callable[[str], bool] | None = None,
@@ -151,7 +151,8 @@ class Backend(Protocol):
             in (0, 1] is the share of its tokens re-noised (1 regenerates it entirely).
         length: canvas length in tokens (at most `max_span_tokens`); None lets the model
             choose.
-        remask: character ranges of `middle` to re-noise instead of a random share.
+        repair: character ranges of `middle` to re-noise instead of a random share (the
+            syntax repair: only the tokens near an error are written again).
         on_step: called with (intermediate text, Step) after every step.
         cancel: anything with `is_set()`; checked between steps (raises `Cancelled`).
         accept: a check on candidate texts (for example "it parses"); passing candidates

@@ -64,8 +64,8 @@ def validate(requests: Sequence[InfillRequest], max_span_tokens: int) -> None:
     for r in requests:
         if not 0 < r.strength <= 1:
             raise InfillError(f"strength must be in (0, 1], not {r.strength!r}")
-        if r.remask is not None and r.middle is None:
-            raise InfillError("remask ranges need the original middle text")
+        if r.repair is not None and r.middle is None:
+            raise InfillError("repair ranges need the original middle text")
         if r.length is not None and not 0 < r.length <= max_span_tokens:
             raise InfillError(
                 f"length must be between 1 and {max_span_tokens} tokens, not {r.length!r}"
@@ -76,7 +76,7 @@ def needs_length(r: InfillRequest) -> bool:
     """Whether the model must choose this request's span length."""
     if r.length is not None:
         return False
-    return r.middle is None or (r.remask is None and r.strength >= 1)
+    return r.middle is None or (r.repair is None and r.strength >= 1)
 
 
 def candidate_lengths(probs: torch.Tensor, max_span_tokens: int, count: int) -> list[int]:
@@ -212,7 +212,7 @@ class InfillBackend(ABC, Generic[OptionsT]):
         middle: str | None = None,
         strength: float = 1.0,
         length: int | None = None,
-        remask: Sequence[tuple[int, int]] | None = None,
+        repair: Sequence[tuple[int, int]] | None = None,
         on_step: OnStep | None = None,
         cancel: CancelHandle | None = None,
         accept: Callable[[str], bool] | None = None,
@@ -225,7 +225,7 @@ class InfillBackend(ABC, Generic[OptionsT]):
             middle,
             strength,
             length,
-            tuple(remask) if remask is not None else None,
+            tuple(repair) if repair is not None else None,
             accept,
         )
         validate([request], self.max_span_tokens)
@@ -253,12 +253,12 @@ class InfillBackend(ABC, Generic[OptionsT]):
         return self._run(Call(requests, self._options(sampler_options), None, cancel))
 
     def _given_canvas(self, i: int, r: InfillRequest, seed: int) -> list[int] | None:
-        """The canvas of a request that brings its middle: a repair (its remask ranges
+        """The canvas of a request that brings its middle: a repair (its ranges
         under masks) or a touch-up (a share re-noised, seeded per request); else None."""
         t = self.tokenizer
-        if r.middle is not None and r.remask is not None:
+        if r.middle is not None and r.repair is not None:
             ids, spans = t.encode_with_offsets(r.middle)
-            return remask_canvas(ids, spans, r.remask, t.mask_id, self.max_span_tokens)
+            return remask_canvas(ids, spans, r.repair, t.mask_id, self.max_span_tokens)
         if r.middle is not None and r.strength < 1:
             ids = t.encode(r.middle)
             return touch_up_canvas(ids, r.strength, seed + i, t.mask_id, self.max_span_tokens)

@@ -83,7 +83,7 @@ class StandIn:
         middle: str | None = None,
         strength: float = 1.0,
         length: int | None = None,
-        remask: Any = None,
+        repair: Any = None,
         on_step: Callable[..., None] | None = None,
         cancel: Any = None,
         accept: Any = None,

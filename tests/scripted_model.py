@@ -75,7 +75,7 @@ class ScriptedInfiller:
         middle=None,
         strength=1.0,
         length=None,
-        remask=None,
+        repair=None,
         on_step=None,
         cancel=None,
         accept=None,
@@ -86,7 +86,7 @@ class ScriptedInfiller:
             suffix=suffix,
             middle=middle,
             strength=strength,
-            remask=remask,
+            repair=repair,
             sampler=sampler,
         )
 
@@ -108,7 +108,7 @@ class ScriptedInfiller:
                     suffix=r.suffix,
                     middle=r.middle,
                     strength=r.strength,
-                    remask=r.remask,
+                    repair=r.repair,
                     sampler=sampler,
                 )
             )

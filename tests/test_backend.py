@@ -146,7 +146,7 @@ def test_peer_refuses_what_it_cannot_do(peer):
     with pytest.raises(InfillError, match="touch up or repair"):
         peer.infill("a = ", "\n", middle="b + c", strength=0.5)
     with pytest.raises(InfillError, match="touch up or repair"):
-        peer.infill("a = ", "\n", middle="b + c", remask=[(0, 1)])
+        peer.infill("a = ", "\n", middle="b + c", repair=[(0, 1)])
     with pytest.raises(InfillError, match="greedily"):
         peer.infill("a = ", "\n", temperature=0.7)
     with pytest.raises(InfillError, match="length"):

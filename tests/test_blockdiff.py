@@ -331,7 +331,7 @@ def test_a_repair_remasks_only_near_the_error_and_cancel_stops_between_steps(mod
         PREFIX,
         SUFFIX,
         middle=middle,
-        remask=[(broken, len(middle))],
+        repair=[(broken, len(middle))],
         on_step=lambda _, s: steps.append(s),
     )
     ids, spans = tok.encode_with_offsets(middle)
@@ -355,9 +355,11 @@ def test_sampling_options_reach_the_block_decoder(model, tok):
     greedy = inf.infill(PREFIX, SUFFIX, length=12)
     hot = inf.infill(PREFIX, SUFFIX, length=12, temperature=1.5, top_p=0.9, seed=7)
     assert hot.tokens != greedy.tokens and len(hot.tokens) == 12
-    # Remasking doubtful tokens (self-correction; a sampler option, which `infill` cannot
-    # take by that name since its own `remask` is the repair ranges) still ends the decode.
-    [fixed] = inf.infill_batch([(PREFIX, SUFFIX)], length=12, remask=0.5)
+    # Remasking doubtful tokens (self-correction) still ends the decode, through `infill`
+    # (whose repair ranges are `repair`) as through `infill_batch`.
+    fixed = inf.infill(PREFIX, SUFFIX, length=12, remask=0.5)
     assert len(fixed.tokens) == 12
+    [batched] = inf.infill_batch([(PREFIX, SUFFIX)], length=12, remask=0.5)
+    assert batched.tokens == fixed.tokens
     with pytest.raises(ValueError, match="unknown sampler option"):
         inf.infill(PREFIX, SUFFIX, temprature=1.0)

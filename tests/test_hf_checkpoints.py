@@ -263,7 +263,7 @@ def test_given_tokens_never_change(infillers):
     touched = inf.infill(PREFIX, SUFFIX, middle=middle, strength=0.3)
     assert sum(1 for x in orig if x in touched.tokens) >= len(orig) * 0.6
     # remask only the last characters: the tokens before them are given and stay
-    repaired = inf.infill(PREFIX, SUFFIX, middle=middle, remask=[(len(middle) - 4, len(middle))])
+    repaired = inf.infill(PREFIX, SUFFIX, middle=middle, repair=[(len(middle) - 4, len(middle))])
     ids, spans = t.encode_with_offsets(middle)
     untouched = [x for x, (a, b) in zip(ids, spans) if b < len(middle) - 6]
     assert repaired.tokens[: len(untouched) - 1] == untouched[:-1]

@@ -12,7 +12,7 @@ diffusion model's tokenizer, so its sentinels are that tokenizer's special token
 never occur in text: SUFFIX is `<mask>`, MIDDLE is `<len>` and END is `<pad>`.
 
 What a left-to-right decoder cannot do is refused with `InfillError`: touching up or
-repairing a given middle (`middle` with `strength` < 1, `remask`) and sampling
+repairing a given middle (`middle` with `strength` < 1, `repair`) and sampling
 (`temperature` > 0). The options that steer parallel unmasking (steps, threshold,
 max_steps, order, remask, length_candidates) have nothing to act on here; they are checked
 like everywhere else and then have no effect, so one evaluation can drive every backend.
@@ -120,10 +120,10 @@ class ARInfiller(InfillBackend[Decoding]):
         """One by one: an editor waits on one request; batching would flatter throughput."""
         requests, options, on_step, cancel = call.requests, call.options, call.on_step, call.cancel
         for r in requests:
-            if r.remask is not None or (r.middle is not None and r.strength < 1):
+            if r.repair is not None or (r.middle is not None and r.strength < 1):
                 raise InfillError(
                     "the autoregressive peer writes a middle from nothing; it cannot touch "
-                    "up or repair a given one (middle with strength < 1, remask)"
+                    "up or repair a given one (middle with strength < 1, repair)"
                 )
         return [self._generate(r, options, on_step, cancel) for r in requests]
 

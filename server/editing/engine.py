@@ -259,7 +259,7 @@ def finish(
                 prepared.infill.prefix,
                 prepared.infill.suffix,
                 middle=replacement.replace("\r\n", "\n"),
-                remask=ranges,
+                repair=ranges,
                 cancel=cancel,
                 on_step=on_step,
                 **{**options.sampler, "seed": options.sampler.get("seed", 0) + repairs},
