@@ -111,6 +111,24 @@ def test_a_cancelled_warm_up_keeps_the_chunks_it_encoded(model, tok):
     assert got.tokens == fresh.tokens
 
 
+def test_one_typed_character_in_a_1k_context_reencodes_under_a_tenth(model, tok):
+    def block_model():
+        layout = {"block_size": 16, "fim_order": "spm", "context_tokens": 1024}
+        return BlockInfiller(Checkpoint(model, tok, layout=layout), max_span_tokens=16)
+
+    source = (STDLIB / "textwrap.py").read_text()
+    warm = block_model()
+    for cut in (len(source) // 3, len(source) // 2, 2 * len(source) // 3):
+        prefix, suffix = source[:cut], source[cut:]
+        warm.infill(prefix, suffix, length=4, steps=2)
+        typed = warm.infill(prefix + "x", suffix, length=4, steps=2)
+        assert typed.context_tokens > 900  # the 1,024 budget, trimmed at line starts
+        assert typed.context_computed <= typed.context_tokens // 10
+        fresh = block_model().infill(prefix + "x", suffix, length=4, steps=2)
+        assert fresh.context_computed == fresh.context_tokens == typed.context_tokens
+        assert (typed.tokens, typed.token_confidence) == (fresh.tokens, fresh.token_confidence)
+
+
 def test_the_cache_keeps_several_contexts_and_evicts_the_oldest(model, tok):
     inf = make(model, tok, cache_entries=2)
     inf.infill(PREFIX, SUFFIX)
