@@ -29,6 +29,7 @@ def load(
     device: str = "cpu",
     dtype: str = "auto",
     max_context_tokens: int | None = None,
+    context_cache_entries: int | None = None,
 ) -> Backend:
     """Load a model folder (the shipped default when None or "default").
 
@@ -38,6 +39,8 @@ def load(
         (dynamically quantised linear layers; CPU, diffill's own models). `facts.precision`
         says what was chosen and why.
     max_context_tokens: context tokens the model is shown (None: the backend's default).
+    context_cache_entries: how many recent contexts a model that keeps them (the block model)
+        holds encoded, each in one buffer (None: its default, 4); other models keep none.
     Raises `CheckpointError` naming what is wrong with the folder, `ValueError` for a bad
     device or dtype.
     """
@@ -58,4 +61,8 @@ def load(
     backend = backends.get(model_type, Infiller)
     read_as = model_type if backend is not Infiller else checkpoint.MODEL_TYPE
     ckpt = checkpoint.load(path, device, read_as, dtype)
+    if backend is BlockInfiller and context_cache_entries is not None:
+        return BlockInfiller(
+            ckpt, name, max_context_tokens=max_context_tokens, cache_entries=context_cache_entries
+        )
     return backend(ckpt, name, max_context_tokens=max_context_tokens)

@@ -223,7 +223,7 @@ def main() -> None:
     if os.environ.get(CLIENT_TIMEOUT_ENV):
         timeouts["client_timeout_s"] = float(os.environ[CLIENT_TIMEOUT_ENV])
     if args.load:
-        server = build_server(loader=lambda folder, device, dtype: model, **timeouts)
+        server = build_server(loader=lambda folder, **_: model, **timeouts)
     else:
         server = build_server(model, **timeouts)
 

@@ -318,6 +318,18 @@ def test_two_phases_through_the_cli_then_load_infill_and_evaluate(small_corpus, 
     assert rep["summary"]["single_line"]["length_acc_exact"] is None  # no length head
 
 
+def test_load_bounds_the_context_cache_as_asked(model, tok, tmp_path):
+    layout = {"block_size": 8, "fim_order": "spm", "context_tokens": 256}
+    checkpoint.save(tmp_path / "bd", model, tok, layout=layout)
+    assert load(tmp_path / "bd", dtype="float32").cache.max_entries == 4  # the default
+    two = load(tmp_path / "bd", dtype="float32", context_cache_entries=2)
+    for i in range(3):  # three contexts through a cache of two: the first one goes
+        two.infill(f"x{i} = ", "\n", length=2, steps=1)
+    assert len(two.cache.entries) == 2
+    assert two.infill("x2 = ", "\n", length=2, steps=1).context_computed == 0
+    assert two.infill("x0 = ", "\n", length=2, steps=1).context_computed > 0
+
+
 def test_a_warm_start_copies_weights_and_grows_the_embedding(small_corpus, tmp_path, tokenizer):
     """Any diffill folder of the same size can seed a block model: the masked-diffusion
     model's weights carry over; the two new sentinel rows start at the mean embedding."""

@@ -110,3 +110,29 @@ async def test_nothing_is_warmed_for_a_model_that_keeps_no_context(tokenizer):
     await settle(server)
     assert backend.warmed == []
     server.documents.stop()
+
+
+def test_a_new_context_cache_bound_reloads_the_model_with_it(tokenizer):
+    """contextCacheEntries reaches the loader, and changing it loads the model again."""
+    from diffill.server.lsp import build_server
+
+    calls: list[dict[str, Any]] = []
+    loaded = threading.Event()
+
+    def loader(folder: str | None, **kwargs: Any) -> Any:
+        calls.append(kwargs)
+        loaded.set()
+        return ScriptedInfiller(tokenizer, [])
+
+    server = build_server(loader=loader)
+    try:
+        server.load_model()
+        assert loaded.wait(30)
+        loaded.clear()
+        server.apply_settings({"dtype": "auto"})  # nothing of the model changes: no load
+        server.apply_settings({"contextCacheEntries": 2})
+        assert loaded.wait(30)
+        assert [c["context_cache_entries"] for c in calls] == [4, 2]
+        assert calls[-1] == {"device": "cpu", "dtype": "auto", "context_cache_entries": 2}
+    finally:
+        server.stop_work()

@@ -46,9 +46,10 @@ def build_server(
     client_timeout_s: float | None = None,
 ) -> DiffillServer:
     """A diffill Language Server driving `backend`, or, without one, the model `loader`
-    loads (called as `loader(folder, device=..., dtype=...)` on the worker thread after
-    `initialized` and again when the model settings change). `client_timeout_s`: how long
-    to wait for the client's answers to the server's own requests."""
+    loads (called as `loader(folder, device=..., dtype=..., context_cache_entries=...)` on
+    the worker thread after `initialized` and again when the model settings change).
+    `client_timeout_s`: how long to wait for the client's answers to the server's own
+    requests."""
     server = DiffillServer(backend, loader, settings, name, client_timeout_s)
 
     @server.feature(types.INITIALIZE)

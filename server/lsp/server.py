@@ -59,7 +59,9 @@ STATUS = "diffill/status"
 class Loader(Protocol):
     """How the server loads the model its settings name (`diffill.model.load` fits)."""
 
-    def __call__(self, folder: str | None, *, device: str, dtype: str) -> Backend: ...
+    def __call__(
+        self, folder: str | None, *, device: str, dtype: str, context_cache_entries: int
+    ) -> Backend: ...
 
 
 class RequestFailed(JsonRpcException):
@@ -67,6 +69,11 @@ class RequestFailed(JsonRpcException):
 
     CODE = -32803
     MESSAGE = "Request failed"
+
+
+def _model_settings(s: Settings) -> tuple[str | None, str, str, int]:
+    """The settings that take a new load of the model when they change."""
+    return (s.model, s.device, s.dtype, s.context_cache_entries)
 
 
 def _version() -> str:
@@ -107,8 +114,8 @@ class DiffillServer(LanguageServer):
         self.defaults = settings or Settings()  # what null and invalid values fall back to
         self.settings = self.defaults
         self.model_problem = ""  # why the model named by the settings did not load
-        # the last (folder, device, dtype) asked for
-        self._model_wanted: tuple[str | None, str, str] | None = None
+        # the last (folder, device, dtype, context cache entries) asked for
+        self._model_wanted: tuple[str | None, str, str, int] | None = None
         self.documents = Documents()
         self.encoding = Encoding.UTF16
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -345,7 +352,7 @@ class DiffillServer(LanguageServer):
         for problem in problems:
             self.show(types.MessageType.Warning, f"diffill: {problem}")
         old, self.settings = self.settings, new
-        if (new.model, new.device, new.dtype) != (old.model, old.device, old.dtype):
+        if _model_settings(new) != _model_settings(old):
             self.load_model()
         if (new.diagnostics, new.diagnostics_delay_ms) != (
             old.diagnostics,
@@ -374,16 +381,18 @@ class DiffillServer(LanguageServer):
                 log.info("the model was given when the server was built; diffill.model is ignored")
             return
         loader, folder, device = self.loader, self.settings.model, self.settings.device
-        dtype = self.settings.dtype
-        if self._model_wanted == (folder, device, dtype):
+        dtype, entries = self.settings.dtype, self.settings.context_cache_entries
+        if self._model_wanted == _model_settings(self.settings):
             return  # loaded, or its load is queued already
-        self._model_wanted = wanted = (folder, device, dtype)
+        self._model_wanted = wanted = _model_settings(self.settings)
 
         def run() -> None:
             if self._model_wanted != wanted:
                 return  # the settings changed again: a newer load is queued
             try:
-                backend = loader(folder, device=device, dtype=dtype)
+                backend = loader(
+                    folder, device=device, dtype=dtype, context_cache_entries=entries
+                )
             except Exception as err:  # a folder that does not load keeps the old model
                 where = folder or "the shipped model"
                 problem = f"cannot load the model ({where}, device {device}): {err}"

@@ -38,6 +38,8 @@ class Settings:
     # Quiet time after the last change before the model encodes the context at the cursor
     # (for a model that keeps contexts: the next completion there finds it ready).
     warm_context_delay_ms: int = 300
+    # Recent contexts such a model keeps encoded (one per document being edited, roughly).
+    context_cache_entries: int = 4
     inline_completion: bool = True
     preview: bool = False  # send diffill/preview even when the client did not ask for it
 
@@ -68,6 +70,7 @@ _INTEGER_BOUNDS: dict[str, tuple[int, int]] = {
     "max_context_tokens": (1, 1_048_576),
     "diagnostics_delay_ms": (0, 60_000),
     "warm_context_delay_ms": (0, 60_000),
+    "context_cache_entries": (1, 64),
 }
 _MAX_TEMPERATURE = 100.0
 

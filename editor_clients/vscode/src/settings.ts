@@ -25,6 +25,7 @@ export const SERVER_SETTINGS = [
   "diagnostics",
   "diagnosticsDelayMs",
   "warmContextDelayMs",
+  "contextCacheEntries",
   "inlineCompletion",
   "preview",
 ] as const;
