@@ -24,8 +24,10 @@ SHIPPED_TOKENIZER = Path(__file__).parents[1] / "model" / "weights" / "default" 
 ARMS = [
     ("v1", None, "1. v1 (masked diffusion, bidirectional)"),
     ("diff_spm_b16", None, "2. v2 diffusion only (SPM, block 16)"),
+    ("s1_diff_spm_b16", None, "2. the same, seed 1"),
     ("ar_spm", None, "v2 phase 1 only (causal FIM LM, SPM; decoded in blocks of 32)"),
     ("ar_spm_b16", "ar_spm", "3. v2 AR phase → block-mixed (SPM, block 16)"),
+    ("s1_ar_spm_b16", "s1_ar_spm", "3. the same, seed 1"),
     ("ar_psm_b16", "ar_psm", "4. v2 AR phase → block-mixed (PSM, block 16)"),
     ("ar_spm_b32", "ar_spm", "5. v2 AR phase → block-mixed (SPM, block 32)"),
     ("ar_spm_b64", "ar_spm", "5. v2 AR phase → block-mixed (SPM, block 64)"),
@@ -135,7 +137,8 @@ def main() -> None:
     print(table(rows))
     if not args.no_save:
         how = (
-            "recipes/ablation_v2.sh: tiny (1.45M parameters), seq 512, batch 16, seed 0, 6M "
+            "recipes/ablation_v2.sh: tiny (1.45M parameters), seq 512, batch 16, seed 0 (arms "
+            "2 and 3 also seed 1), 6M "
             "training tokens per arm (two-phase arms: 4M block-ar + 2M block-mixed); first "
             "set: diffill eval --corpus CORPUS --n 100 --max-context 512 (balanced); second "
             "set: 120 tasks (60 single-line, 30 multi-line, 30 random-span) of "

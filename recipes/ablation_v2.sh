@@ -10,11 +10,13 @@
 # runs and evaluations go. Each arm is skipped when done, so a cut run resumes. Two arms
 # at a time with one torch thread each keep both cores busy without stalling each other.
 # Then `python -m bench.ablation_v2 OUT` writes the table and bench/results/ablation_v2.json.
+# SEED=1 ARMS=seed2 runs the second seed of arms 2 and 3 (runs named s1_...).
 set -u
 C=$1; OUT=$2; SECOND=${3:-}
 export OMP_NUM_THREADS=${THREADS:-1} MKL_NUM_THREADS=${THREADS:-1}
 D=${DIFFILL:-diffill}
-common=(--corpus "$C" --size tiny --batch-size 16 --seq-tokens 512 --save-minutes 20 --seed 0)
+SEED=${SEED:-0}
+common=(--corpus "$C" --size tiny --batch-size 16 --seq-tokens 512 --save-minutes 20 --seed "$SEED")
 mkdir -p "$OUT/runs" "$OUT/evals"
 train() { # name, then train options
     local name=$1; shift
@@ -46,5 +48,14 @@ lane_b() {
     train mixed_spm_b16 --objective block-mixed --fim-order spm --block-size 16 \
         --tokens 6000000 && evaluate mixed_spm_b16
 }
-lane_a & lane_b & wait
+seed2() { # arms 2 and 3 again, on another seed: the figures' spread
+    train s1_ar_spm --objective block-ar --fim-order spm --tokens 4000000
+    train s1_ar_spm_b16 --objective block-mixed --fim-order spm --block-size 16 \
+        --tokens 2000000 --init "$OUT/runs/s1_ar_spm/model" --warmup-steps 50 &&
+        evaluate s1_ar_spm_b16 &
+    train s1_diff_spm_b16 --objective block-diffusion --fim-order spm --block-size 16 \
+        --tokens 6000000 && evaluate s1_diff_spm_b16
+    wait
+}
+if [ "${ARMS:-}" = seed2 ]; then seed2; else lane_a & lane_b & wait; fi
 echo "ablation done: python -m bench.ablation_v2 $OUT"
