@@ -353,6 +353,23 @@ def temp_uri(name: str) -> str:
 # -- what a fresh parse says the server must answer --------------------------------------------
 
 
+def still_answers(server: RawServer) -> None:
+    """A well-formed request on a document of its own gets its right answer: the server
+    is still there, and still right, after whatever came before (or beside) it."""
+    uri = temp_uri(f"still-{server.new_id()}.py")
+    server.notify("textDocument/didOpen", open_params(uri, "def f():\n    pass\n"))
+    actions = server.result(
+        "textDocument/codeAction",
+        {
+            "textDocument": {"uri": uri},
+            "range": lsp_range(1, 4, 1, 4),
+            "context": {"diagnostics": []},
+        },
+    )
+    assert [a["title"] for a in actions] == ["Fill placeholder"]
+    server.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+
+
 def whole(text: str) -> dict:
     """A range past the end of any document: LSP clamps it to the whole text."""
     return lsp_range(0, 0, text.count("\n") + text.count("\r") + 5, 0)

@@ -13,7 +13,7 @@ import subprocess
 import pytest
 
 from .lsp_harness import server_command, server_env
-from .raw_lsp import RawServer, encode, frame, open_params, temp_uri
+from .raw_lsp import RawServer, encode, frame, still_answers, temp_uri
 
 HEADER = re.compile(rb"Content-Length: \d+\r\n(?:Content-Type: [^\r\n]*\r\n)?\r\n")
 
@@ -28,22 +28,6 @@ def server():
         raw.initialize()
         yield raw
         assert raw.violations == []
-
-
-def still_answers(server: RawServer) -> None:
-    """A well-formed request after the garbage gets its right answer."""
-    uri = temp_uri(f"still-{server.new_id()}.py")
-    server.notify("textDocument/didOpen", open_params(uri, "def f():\n    pass\n"))
-    actions = server.result(
-        "textDocument/codeAction",
-        {
-            "textDocument": {"uri": uri},
-            "range": {"start": {"line": 1, "character": 4}, "end": {"line": 1, "character": 4}},
-            "context": {"diagnostics": []},
-        },
-    )
-    assert [a["title"] for a in actions] == ["Fill placeholder"]
-    server.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
 
 
 def no_error_popups(server: RawServer) -> None:

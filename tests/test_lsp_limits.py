@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from .raw_lsp import RawServer, lsp_range, open_params, temp_uri
+from .raw_lsp import RawServer, lsp_range, open_params, still_answers, temp_uri
 
 SLOW_SOURCE = "def f():\n    x = 1\n" + "# a comment line\n" * 12_000  # ~200 KB, seconds to parse
 HUGE_SOURCE = "def f():\n    x = 1\n" + "# a comment line\n" * 1_250_000  # 21 MB
@@ -21,21 +21,6 @@ def server():
         assert raw.violations == []
 
 
-def ping(server: RawServer) -> None:
-    """A quick request on another document, answered while the big one is handled."""
-    uri = temp_uri(f"ping-{server.new_id()}.py")
-    server.notify("textDocument/didOpen", open_params(uri, "def g():\n    pass\n"))
-    actions = server.result(
-        "textDocument/codeAction",
-        {
-            "textDocument": {"uri": uri},
-            "range": lsp_range(1, 4, 1, 4),
-            "context": {"diagnostics": []},
-        },
-    )
-    assert [a["title"] for a in actions] == ["Fill placeholder"]
-
-
 def shown(server: RawServer, needle: str, after: int) -> str:
     note = server.wait_notification(
         "window/showMessage", lambda p: needle in p["message"], after=after
@@ -47,7 +32,7 @@ def test_a_document_too_large_for_diffill_is_refused_with_its_size(server: RawSe
     before = len(server.notifications)
     uri = temp_uri("huge.py")
     server.notify("textDocument/didOpen", open_params(uri, HUGE_SOURCE))
-    ping(server)
+    still_answers(server)
     message = shown(server, "too large", before)
     assert "huge.py" in message and "21.3 MB" in message and "limit" in message
     actions = server.result(
@@ -74,7 +59,7 @@ def test_a_slow_parse_stops_at_the_bound_and_says_why(server: RawServer):
     before = len(server.notifications)
     uri = temp_uri("slow.py")
     server.notify("textDocument/didOpen", open_params(uri, SLOW_SOURCE))
-    ping(server)
+    still_answers(server)
     message = shown(server, "parsing", before)
     assert "slow.py" in message and "took longer than" in message
     actions = server.result(
@@ -86,4 +71,4 @@ def test_a_slow_parse_stops_at_the_bound_and_says_why(server: RawServer):
         },
     )
     assert actions == []
-    ping(server)
+    still_answers(server)
