@@ -32,35 +32,9 @@ rm -rf "$W" && mkdir -p "$W" "$OUT"
 export PYTHONUNBUFFERED=1
 log() { echo "[$(($(date +%s) - T0))s] $*" | tee -a "$W/run.log"; }
 
-# Packages the machine lacks travel as wheels in .whl; diffill itself is put on the path
-# as its namespace (model/ is diffill.model, server/ is diffill.server), no install.
-if compgen -G ".whl/*.whl" >/dev/null; then
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-        --target "$W/site" .whl/*.whl || exit 1
-fi
-mkdir -p "$W/pkg/diffill"
-ln -s "$PWD/model" "$W/pkg/diffill/model"
-ln -s "$PWD/server" "$W/pkg/diffill/server"
-export PYTHONPATH="$W/pkg:$W/site${PYTHONPATH:+:$PYTHONPATH}"
-diffill() { python3 -m diffill.server.cli "$@"; }
-
-if [ -z "${ROOTS:-}" ]; then
-    ROOTS="$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')"
-    ROOTS="$ROOTS $(python3 -c 'import site; print(" ".join(site.getsitepackages()))')"
-fi
-log "python: $(python3 --version), torch $(python3 -c 'import torch; print(torch.__version__)')"
-nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null | tee -a "$W/run.log"
-log "roots: $ROOTS"
-
-# 1. The corpus, once, for both models. The shipped tokenizer is kept: both models share it.
-python3 - "$W/corpus" $ROOTS <<'EOF' 2>&1 | tee -a "$W/run.log" || exit 1
-import sys
-from diffill.model.training import corpus
-from diffill.model.tokenizer import CodeTokenizer
-tok = CodeTokenizer.from_file("model/weights/default/tokenizer.json")
-corpus.build(sys.argv[2:], sys.argv[1], tok)
-EOF
-log "corpus built"
+# 1. The corpus, once, for both models (the shipped tokenizer: both models share it), with
+# diffill and its wheels on the path.
+source recipes/setup_run.sh || exit 1
 
 # 2. Both trainings end together, leaving time for evaluation and copying.
 TRAIN_END=$((T0 + BUDGET_S - 150))

@@ -48,35 +48,8 @@ export PYTHONUNBUFFERED=1
 log() { echo "[$(($(date +%s) - T0))s] $*" | tee -a "$W/run.log"; }
 left() { echo $((T0 + BUDGET_S - $(date +%s))); }
 
-# Packages the machine lacks travel as wheels in .whl; diffill itself is put on the path
-# as its namespace (model/ is diffill.model, server/ is diffill.server), no install.
-if compgen -G ".whl/*.whl" >/dev/null; then
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-        --target "$W/site" .whl/*.whl || exit 1
-fi
-mkdir -p "$W/pkg/diffill"
-ln -s "$PWD/model" "$W/pkg/diffill/model"
-ln -s "$PWD/server" "$W/pkg/diffill/server"
-export PYTHONPATH="$W/pkg:$W/site${PYTHONPATH:+:$PYTHONPATH}"
-diffill() { python3 -m diffill.server.cli "$@"; }
-
-if [ -z "${ROOTS:-}" ]; then
-    ROOTS="$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')"
-    ROOTS="$ROOTS $(python3 -c 'import site; print(" ".join(site.getsitepackages()))')"
-fi
-log "python: $(python3 --version), torch $(python3 -c 'import torch; print(torch.__version__)')"
-nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null | tee -a "$W/run.log"
-log "roots: $ROOTS"
-
-# 1. The corpus, with the shipped tokenizer (the block model appends its FIM sentinels).
-python3 - "$W/corpus" $ROOTS <<'EOF' 2>&1 | tee -a "$W/run.log" || exit 1
-import sys
-from diffill.model.tokenizer import CodeTokenizer
-from diffill.model.training import corpus
-tok = CodeTokenizer.from_file("model/weights/default/tokenizer.json")
-corpus.build(sys.argv[2:], sys.argv[1], tok)
-EOF
-log "corpus built"
+# 1. The corpus (the shipped tokenizer), with diffill and its wheels on the path.
+source recipes/setup_run.sh || exit 1
 
 # 2. The phases. Evaluation and copying keep the last RESERVE_S seconds.
 RESERVE_S=${RESERVE_S:-180}
