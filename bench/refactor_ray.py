@@ -20,17 +20,15 @@ import pickle
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import torch
 
 from diffill.model import Backend, load
-from diffill.model.data import is_heldout
+from diffill.model.training.sources import is_heldout
 from diffill.server import cluster, refactor
-from diffill.server.editing.parsed import ParsedDocument
 from diffill.server.editing.request import EditOptions, EditResult, Intent
-from diffill.server.refactor import PlannedSpan, RefactorOptions, Runner
+from diffill.server.refactor import Batches, BatchResults, Files, RefactorOptions, Runner
 
 from .machine import save
 from .refactor_todo import STDLIB, blank_bodies
@@ -53,12 +51,8 @@ class Replay(Runner):
         self.bytes_back = 0
 
     def edit(
-        self,
-        batches: Sequence[Sequence[PlannedSpan]],
-        files: Mapping[str, ParsedDocument],
-        intent: Intent,
-        options: EditOptions,
-    ) -> Iterator[tuple[int, list[EditResult]]]:
+        self, batches: Batches, files: Files, intent: Intent, options: EditOptions
+    ) -> BatchResults:
         for i, batch in enumerate(batches):
             out = pickle.dumps(cluster.pack(batch, files, intent, options))
             back = pickle.dumps(self.results[i])
@@ -75,12 +69,8 @@ class Recording(Runner):
         self.results: dict[int, list[EditResult]] = {}
 
     def edit(
-        self,
-        batches: Sequence[Sequence[PlannedSpan]],
-        files: Mapping[str, ParsedDocument],
-        intent: Intent,
-        options: EditOptions,
-    ) -> Iterator[tuple[int, list[EditResult]]]:
+        self, batches: Batches, files: Files, intent: Intent, options: EditOptions
+    ) -> BatchResults:
         for i, results in self.inner.edit(batches, files, intent, options):
             self.results[i] = results
             yield i, results
