@@ -111,6 +111,8 @@ def same_network_peer(backend: Backend, max_context: int) -> ARInfiller:
     twin = type(net)(cfg).to(next(net.parameters()).device)
     twin.load_state_dict(net.state_dict())
     twin = twin.to(next(net.parameters()).dtype).eval()
+    if net.packed_embedding is not None:  # the same kernels as the network it is timed against
+        twin.pack_weights()
     ckpt = Checkpoint(twin, backend.tokenizer)  # type: ignore[attr-defined]
     return ARInfiller(ckpt, "same network, autoregressive", max_context_tokens=max_context)
 

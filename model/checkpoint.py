@@ -6,7 +6,7 @@ somewhere inside torch.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -214,6 +214,9 @@ def load(
     model.to(device).eval()
     if chosen is not None:
         precisions.apply(model, chosen)
+        if precisions.packs_weights(chosen, device):
+            model.pack_weights()
+            chosen = replace(chosen, reason=f"{chosen.reason}; {precisions.PACKED}")
     layout = config.get("layout", {})
     if model_type == BLOCK_MODEL_TYPE and not isinstance(layout, dict):
         raise CheckpointError(f"{folder / 'config.json'}: layout must be an object")

@@ -11,7 +11,8 @@ section and `bench/results/fill_speed*.json`):
   emulated at about an eighth of the fp32 rate.
 - bfloat16: weights and activations in bf16. On CUDA and on CPUs with AMX or AVX512-BF16
   (oneDNN's own test, `hardware.fast_bf16`) matrix products run 3-20x faster than fp32.
-  The shipped weights are stored in bf16, so only activations lose precision.
+  The shipped weights are stored in bf16, so only activations lose precision. On such a
+  CPU diffill's networks keep their weights reordered for oneDNN (`packs_weights`).
 - int8: dynamic quantisation of every `nn.Linear` (int8 weights per output channel,
   activations quantised per call; Jacob et al. 2018, torch.ao's `quantize_dynamic` on the
   `x86` engine, which picks fbgemm or oneDNN). CPU only. The embedding (and so the tied
@@ -88,6 +89,21 @@ def choose(requested: str, device: torch.device) -> Precision:
         have = [u for u in units if u in ("amx_bf16", "avx512_bf16")] or ["oneDNN's bf16 test"]
         return Precision("auto", "bfloat16", f"bf16 matrix units: {', '.join(have)}")
     return Precision("auto", "float32", "no AMX or AVX512-BF16: bf16 would be emulated")
+
+
+PACKED = "weights packed for oneDNN"
+
+
+def packs_weights(precision: Precision, device: torch.device) -> bool:
+    """Whether a network in `precision` on `device` keeps its weights reordered for oneDNN
+    (`transformer.PackedWeight`): bf16 on a CPU whose oneDNN has bf16 kernels. The same
+    kernel either way, so the same bits; only the per-call reorder of the weight goes."""
+    return (
+        precision.dtype == "bfloat16"
+        and device.type == "cpu"
+        and torch.backends.mkldnn.is_available()
+        and fast_bf16(device)
+    )
 
 
 def apply(model: nn.Module, precision: Precision) -> nn.Module:

@@ -59,7 +59,10 @@ def test_each_dtype_loads_as_asked_and_its_logits_stay_close(folder, dtype):
     backend = load(folder, dtype=dtype)
     facts = backend.facts
     assert facts.dtype == dtype
-    assert facts.precision == {"requested": dtype, "dtype": dtype, "reason": "asked for"}
+    cpu = torch.device("cpu")
+    packed = precision.packs_weights(precision.choose(dtype, cpu), cpu)
+    reason = f"asked for; {precision.PACKED}" if packed else "asked for"
+    assert facts.precision == {"requested": dtype, "dtype": dtype, "reason": reason}
     assert facts.parameters == exact.facts.parameters  # quantised weights still counted
     model = backend.model
     assert isinstance(model, DiffusionLM)
@@ -86,7 +89,63 @@ def test_each_dtype_loads_as_asked_and_its_logits_stay_close(folder, dtype):
 def test_the_automatic_choice_is_recorded_in_the_facts(folder):
     facts = load(folder).facts
     expected = precision.choose("auto", torch.device("cpu"))
-    assert facts.precision == expected.to_dict() and facts.dtype == expected.dtype
+    assert facts.dtype == expected.dtype
+    assert facts.precision["requested"] == "auto"
+    assert facts.precision["reason"].startswith(expected.reason)
+
+
+fast_bf16_cpu = pytest.mark.skipif(
+    not precision.packs_weights(
+        precision.Precision("bfloat16", "bfloat16", "test"), torch.device("cpu")
+    ),
+    reason="this CPU's oneDNN has no bf16 kernels, so weights are never packed here",
+)
+
+
+@fast_bf16_cpu
+def test_packed_weights_give_the_same_bits_as_plain_ones(tokenizer):
+    # One layer of the base size's widths: oneDNN's blocking depends on them.
+    base = dict(dim=512, n_heads=8, mlp_dim=1408, n_layers=1, span_positions=48)
+    plain = tiny_model(tokenizer.vocab_size, **base).to(torch.bfloat16)
+    packed = tiny_model(tokenizer.vocab_size, **base).to(torch.bfloat16)
+    keys = list(packed.state_dict())
+    packed.pack_weights()
+    assert list(packed.state_dict()) == keys  # the same checkpoint keys
+    assert not linears(packed) and packed.packed_embedding is not None
+    # Row counts either side of oneDNN's blocking (PACK_ROWS), one row as in a peer step.
+    with torch.no_grad():
+        for rows in (1, 7, 33, 64, 100):
+            ids = torch.randint(0, tokenizer.vocab_size, (2, rows))
+            pos = torch.arange(rows).expand(2, rows)
+            h, _ = plain.hidden(ids, pos)
+            hp, _ = packed.hidden(ids, pos)
+            assert torch.equal(h, hp), rows
+            assert torch.equal(plain.token_logits(h), packed.token_logits(hp))
+            assert torch.equal(plain.length_logits(h), packed.length_logits(hp))
+
+
+@fast_bf16_cpu
+def test_a_packed_copy_is_never_used_stale(tokenizer):
+    net = tiny_model(tokenizer.vocab_size, seed=1).to(torch.bfloat16)
+    net.pack_weights()
+    other = tiny_model(tokenizer.vocab_size, seed=2).to(torch.bfloat16)
+    ids = torch.randint(0, tokenizer.vocab_size, (1, 20))
+    pos = torch.arange(20)[None]
+    with torch.no_grad():
+        net.load_state_dict(other.state_dict())  # copies in place into the packed weights
+        assert torch.equal(net(ids, pos), other(ids, pos))
+        net.float()  # a cast makes new weights: the packed copies go
+        assert net.packed_embedding is None
+        assert torch.equal(net(ids, pos), other.float()(ids, pos))
+
+
+@fast_bf16_cpu
+def test_loading_in_bf16_packs_and_float32_does_not(folder):
+    bf16 = load(folder, dtype="bfloat16").model
+    fp32 = load(folder, dtype="float32").model
+    assert isinstance(bf16, DiffusionLM) and isinstance(fp32, DiffusionLM)
+    assert bf16.packed_embedding is not None and not linears(bf16)
+    assert fp32.packed_embedding is None and linears(fp32)
 
 
 def test_a_network_built_in_memory_states_its_own_dtype(infiller):
