@@ -103,7 +103,17 @@ def packs_weights(precision: Precision, device: torch.device) -> bool:
         and device.type == "cpu"
         and torch.backends.mkldnn.is_available()
         and fast_bf16(device)
+        and _has_packing_ops()
     )
+
+
+def _has_packing_ops() -> bool:
+    # Private torch ops (Inductor's own); a torch without them runs plain F.linear.
+    try:
+        ops = (torch.ops.mkldnn._reorder_linear_weight, torch.ops.mkldnn._linear_pointwise)
+    except AttributeError:
+        return False
+    return all(ops)
 
 
 def apply(model: nn.Module, precision: Precision) -> nn.Module:

@@ -148,6 +148,15 @@ def test_loading_in_bf16_packs_and_float32_does_not(folder):
     assert fp32.packed_embedding is None and linears(fp32)
 
 
+def test_without_the_packing_ops_bf16_runs_plain_linear_layers(folder, monkeypatch):
+    monkeypatch.setattr(precision, "_has_packing_ops", lambda: False)
+    backend = load(folder, dtype="bfloat16")
+    model = backend.model
+    assert isinstance(model, DiffusionLM)
+    assert model.packed_embedding is None and linears(model)
+    assert precision.PACKED not in backend.facts.precision["reason"]
+
+
 def test_a_network_built_in_memory_states_its_own_dtype(infiller):
     assert infiller.facts.precision["requested"] == "as built"
     assert infiller.facts.dtype == "float32"
