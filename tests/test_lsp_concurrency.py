@@ -89,3 +89,56 @@ async def test_the_queue_is_bounded_and_drops_its_oldest_work():
     assert [job.future.result(timeout=10) for job in queued[2:]] == [2, 3]
     worker.cancel_all()
     assert busy[0] is True
+
+
+async def test_an_older_request_submitted_late_never_supersedes_a_newer_one():
+    # Requests reach the worker after awaits (a parse, a progress token) that can finish
+    # out of order; their tickets, taken on arrival, decide which is newer.
+    worker = ModelWorker(lambda busy: None)
+    started, release = threading.Event(), threading.Event()
+
+    def block() -> bool:
+        started.set()
+        return release.wait()
+
+    worker.submit(block, cancel=threading.Event())
+    assert started.wait(timeout=10)
+    older, newer = worker.ticket(), worker.ticket()
+    queued_newer = worker.submit(lambda: "newer", cancel=threading.Event(), key="k", order=newer)
+    late_older = worker.submit(lambda: "older", cancel=threading.Event(), key="k", order=older)
+    with pytest.raises(Superseded, match="superseded by a newer request"):
+        late_older.future.result(timeout=10)
+    assert late_older.cancel.is_set()
+    # Without tickets, the later submit is the newer request, as before.
+    plain = worker.submit(lambda: "plain", cancel=threading.Event(), key="p")
+    later = worker.submit(lambda: "later", cancel=threading.Event(), key="p")
+    with pytest.raises(Superseded, match="superseded by a newer request"):
+        plain.future.result(timeout=10)
+    release.set()
+    assert queued_newer.future.result(timeout=10) == "newer"
+    assert later.future.result(timeout=10) == "later"
+    worker.cancel_all()
+
+
+async def test_an_older_request_is_dropped_while_a_newer_one_runs():
+    worker = ModelWorker(lambda busy: None)
+    started, release = threading.Event(), threading.Event()
+
+    def newer_work() -> str:
+        started.set()
+        release.wait()
+        return "newer"
+
+    older, newer = worker.ticket(), worker.ticket()
+    cancel = threading.Event()
+    running = worker.submit(newer_work, cancel=cancel, key="k", order=newer)
+    assert started.wait(timeout=10)
+    late = worker.submit(
+        lambda: "older", cancel=threading.Event(), key="k", order=older, supersede_running=True
+    )
+    with pytest.raises(Superseded, match="superseded by a newer request"):
+        late.future.result(timeout=10)
+    assert not cancel.is_set()  # the newer, running work goes on
+    release.set()
+    assert running.future.result(timeout=10) == "newer"
+    worker.cancel_all()

@@ -174,6 +174,7 @@ def build_server(
         if not od.text_known or od.lang is None:
             return []
         cursor, _ = server.offsets(od, types.Range(start=params.position, end=params.position))
+        order = server.worker.ticket()  # it arrived now: newer than any request before it
         try:
             parsed = await server.documents.parsed(od)
         except Stale:
@@ -186,6 +187,7 @@ def build_server(
             create_progress=False,
             key=("inline completion", od.uri),
             supersede_running=True,
+            order=order,
         )
         if server.documents.get(od.uri) is not od:
             return []  # typed past it: the newer request has the answer

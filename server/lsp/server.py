@@ -466,6 +466,7 @@ class DiffillServer(LanguageServer):
         create_progress: bool,
         key: Hashable,
         supersede_running: bool = False,
+        order: int | None = None,
     ) -> EditResult:
         """Run one edit on the worker with progress, preview and cancellation; queued work
         with the same `key` is superseded (and running work too, with `supersede_running`).
@@ -475,7 +476,12 @@ class DiffillServer(LanguageServer):
 
         A `$/cancelRequest` cancels the awaiting task: the event stops the model within a
         step and the CancelledError goes on to pygls, which answers RequestCancelled.
+
+        order: the worker's ticket, taken when the request arrived (by a caller that
+        awaits something first); else taken here, before the first await.
         """
+        if order is None:
+            order = self.worker.ticket()
         try:
             parsed = await self.documents.parsed(od)
         except Stale:
@@ -511,6 +517,7 @@ class DiffillServer(LanguageServer):
                 cancel=cancel,
                 key=key,
                 supersede_running=supersede_running,
+                order=order,
             )
             outcome: EditResult
             try:

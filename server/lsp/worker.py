@@ -4,6 +4,7 @@ the event loop never waits for a denoise."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import threading
 from collections import deque
 from collections.abc import Callable, Hashable
@@ -26,6 +27,8 @@ class Job:
     cancel: threading.Event
     key: Hashable | None = None  # work with the same key supersedes queued older work
     droppable: bool = True  # model loads are never dropped
+    # When the request arrived (`ModelWorker.ticket`): what "newer" means between two jobs.
+    order: int = 0
     future: Future = field(default_factory=Future)
 
 
@@ -48,6 +51,14 @@ class ModelWorker:
         self._running: Job | None = None
         self._thread: threading.Thread | None = None
         self._stopped = False
+        self._tickets = itertools.count(1)
+
+    def ticket(self) -> int:
+        """A number for a request as it arrives, before anything is awaited for it. Work
+        reaches `submit` after awaits (a parse, a progress token from the client) that can
+        finish out of order; the ticket keeps an older request from superseding a newer
+        one that happened to be submitted first."""
+        return next(self._tickets)
 
     def submit(
         self,
@@ -57,23 +68,34 @@ class ModelWorker:
         key: Hashable | None = None,
         droppable: bool = True,
         supersede_running: bool = False,
+        order: int | None = None,
     ) -> Job:
-        """Queue `run`; a queued job with the same key is dropped (and, with
-        `supersede_running`, a running one is cancelled). Past `max_queued`, the oldest
-        droppable job is dropped."""
-        job = Job(run, cancel, key, droppable)
+        """Queue `run`; a queued job with the same key and an older `order` is dropped
+        (and, with `supersede_running`, a running one is cancelled). If one with the same
+        key is newer, `run` itself is dropped. Past `max_queued`, the oldest droppable job
+        is dropped. order: the request's `ticket()`, taken when it arrived (default: now)."""
+        job = Job(run, cancel, key, droppable, self.ticket() if order is None else order)
         dropped: list[tuple[Job, str]] = []
         with self._cond:
             if self._stopped:
                 _settle(job.future, Superseded("the server is shutting down"))
                 return job
+            running = self._running
             if key is not None:
-                for old in [j for j in self._queue if j.key == key]:
-                    self._queue.remove(old)
-                    dropped.append((old, "superseded by a newer request"))
-                running = self._running
-                if supersede_running and running is not None and running.key == key:
-                    running.cancel.set()
+                same = [j for j in self._queue if j.key == key]
+                if running is not None and running.key == key:
+                    same.append(running)
+                if any(j.order > job.order for j in same):
+                    job.cancel.set()
+                    _settle(job.future, Superseded("superseded by a newer request"))
+                    return job
+                for old in same:
+                    if old is running:
+                        if supersede_running:
+                            running.cancel.set()
+                    else:
+                        self._queue.remove(old)
+                        dropped.append((old, "superseded by a newer request"))
             self._queue.append(job)
             while sum(j.droppable for j in self._queue) > self._max_queued:
                 oldest = next(j for j in self._queue if j.droppable)
