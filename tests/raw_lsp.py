@@ -22,7 +22,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -332,6 +332,16 @@ class RawServer:
 
 
 # -- documents ---------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def initialized_server(options: dict | None = None) -> Iterator[RawServer]:
+    """A started, initialized server for a module's tests; on the way out, no frame it sent
+    may have broken the protocol."""
+    with RawServer() as raw:
+        raw.initialize(options=options)
+        yield raw
+        assert raw.violations == []
 
 
 def open_params(uri: str, text: str, version: int = 1, language: str = "python") -> dict:

@@ -12,6 +12,7 @@ from .raw_lsp import (
     RawServer,
     change_params,
     expected_listing,
+    initialized_server,
     listing,
     lsp_range,
     open_params,
@@ -24,10 +25,8 @@ REQUEST_FAILED = -32803
 @pytest.fixture(scope="module")
 def server():
     # The default 300 ms diagnostics delay: changes arrive faster than the server re-parses.
-    with RawServer() as raw:
-        raw.initialize(options={"diagnosticsDelayMs": 300})
+    with initialized_server(options={"diagnosticsDelayMs": 300}) as raw:
         yield raw
-        assert raw.violations == []
 
 
 def server_view(server: RawServer, uri: str) -> dict:

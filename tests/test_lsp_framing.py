@@ -13,7 +13,7 @@ import subprocess
 import pytest
 
 from .lsp_harness import server_command, server_env
-from .raw_lsp import RawServer, encode, frame, still_answers, temp_uri
+from .raw_lsp import RawServer, encode, frame, initialized_server, still_answers, temp_uri
 
 HEADER = re.compile(rb"Content-Length: \d+\r\n(?:Content-Type: [^\r\n]*\r\n)?\r\n")
 
@@ -24,10 +24,8 @@ INVALID_PARAMS = -32602
 
 @pytest.fixture(scope="module")
 def server():
-    with RawServer() as raw:
-        raw.initialize()
+    with initialized_server() as raw:
         yield raw
-        assert raw.violations == []
 
 
 def no_error_popups(server: RawServer) -> None:

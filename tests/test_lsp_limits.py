@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from .raw_lsp import RawServer, lsp_range, open_params, still_answers, temp_uri
+from .raw_lsp import RawServer, initialized_server, lsp_range, open_params, still_answers, temp_uri
 
 SLOW_SOURCE = "def f():\n    x = 1\n" + "# a comment line\n" * 12_000  # ~200 KB, seconds to parse
 HUGE_SOURCE = "def f():\n    x = 1\n" + "# a comment line\n" * 1_250_000  # 21 MB
@@ -15,10 +15,8 @@ HUGE_SOURCE = "def f():\n    x = 1\n" + "# a comment line\n" * 1_250_000  # 21 M
 
 @pytest.fixture(scope="module")
 def server():
-    with RawServer() as raw:
-        raw.initialize()
+    with initialized_server() as raw:
         yield raw
-        assert raw.violations == []
 
 
 def shown(server: RawServer, needle: str, after: int) -> str:
@@ -28,6 +26,13 @@ def shown(server: RawServer, needle: str, after: int) -> str:
     return note["params"]["message"]
 
 
+def code_actions(server: RawServer, uri: str, rng: dict) -> list:
+    return server.result(
+        "textDocument/codeAction",
+        {"textDocument": {"uri": uri}, "range": rng, "context": {"diagnostics": []}},
+    )
+
+
 def test_a_document_too_large_for_diffill_is_refused_with_its_size(server: RawServer):
     before = len(server.notifications)
     uri = temp_uri("huge.py")
@@ -35,15 +40,7 @@ def test_a_document_too_large_for_diffill_is_refused_with_its_size(server: RawSe
     still_answers(server)
     message = shown(server, "too large", before)
     assert "huge.py" in message and "21.3 MB" in message and "limit" in message
-    actions = server.result(
-        "textDocument/codeAction",
-        {
-            "textDocument": {"uri": uri},
-            "range": lsp_range(0, 0, 0, 3),
-            "context": {"diagnostics": []},
-        },
-    )
-    assert actions == []
+    assert code_actions(server, uri, lsp_range(0, 0, 0, 3)) == []
     result = server.result(
         "workspace/executeCommand",
         {
@@ -62,13 +59,5 @@ def test_a_slow_parse_stops_at_the_bound_and_says_why(server: RawServer):
     still_answers(server)
     message = shown(server, "parsing", before)
     assert "slow.py" in message and "took longer than" in message
-    actions = server.result(
-        "textDocument/codeAction",
-        {
-            "textDocument": {"uri": uri},
-            "range": lsp_range(1, 0, 1, 9),
-            "context": {"diagnostics": []},
-        },
-    )
-    assert actions == []
+    assert code_actions(server, uri, lsp_range(1, 0, 1, 9)) == []
     still_answers(server)
