@@ -3,7 +3,7 @@ the same network decoding one token per step, and against the autoregressive pee
 
 1. latency p50/p95 of `infill` for spans of 8, 16, 32, 64 and 128 tokens with 256 and
    1,024 tokens of context, each call on a context the model has not seen (cold: a
-   model that keeps contexts, the block model, re-encodes all of it);
+   model that keeps contexts, as both diffill models do, encodes all of it);
 2. tokens per second and model calls per token;
 3. the same network with one token per step (`length=L, steps=L`), and the exact match of
    both on held-out tasks;
@@ -194,7 +194,9 @@ def main() -> None:
     ap.add_argument("--lengths", default=",".join(map(str, LENGTHS)))
     ap.add_argument("--contexts", default=",".join(map(str, CONTEXTS)))
     ap.add_argument(
-        "--typing-lengths", default="16", help="spans timed cold, warm and warmed (block model)"
+        "--typing-lengths",
+        default="16",
+        help="spans timed cold, warm and warmed (models that keep contexts)",
     )
     ap.add_argument("--out", help="save the JSON here instead of bench/results/")
     args = ap.parse_args()

@@ -39,8 +39,10 @@ def load(
         (dynamically quantised linear layers; CPU, diffill's own models). `facts.precision`
         says what was chosen and why.
     max_context_tokens: context tokens the model is shown (None: the backend's default).
-    context_cache_entries: how many recent contexts a model that keeps them (the block model)
-        holds encoded, each in one buffer (None: its default, 4); other models keep none.
+    context_cache_entries: how many recent contexts a model that keeps them holds encoded,
+        each in one buffer (None: its default, 4): the block model (every chunk before a
+        change is reused) and the masked-diffusion model (the very same context is); the
+        autoregressive peer and open checkpoints keep none.
     Raises `CheckpointError` naming what is wrong with the folder, `ValueError` for a bad
     device or dtype.
     """
@@ -61,8 +63,8 @@ def load(
     backend = backends.get(model_type, Infiller)
     read_as = model_type if backend is not Infiller else checkpoint.MODEL_TYPE
     ckpt = checkpoint.load(path, device, read_as, dtype)
-    if backend is BlockInfiller and context_cache_entries is not None:
-        return BlockInfiller(
+    if backend in (BlockInfiller, Infiller) and context_cache_entries is not None:
+        return backend(
             ckpt, name, max_context_tokens=max_context_tokens, cache_entries=context_cache_entries
         )
     return backend(ckpt, name, max_context_tokens=max_context_tokens)

@@ -346,6 +346,11 @@ class CanvasBackend(InfillBackend[SamplerOptions], Generic[EncodedT]):
     def _encode(self, contexts: list[ContextIds]) -> EncodedT:
         """The contexts in the form `_length_probs` and `_denoise` take."""
 
+    def _computed(self, encoded: EncodedT, i: int, seen: int) -> int:
+        """How many of request i's `seen` context tokens this call encoded (the rest were
+        kept from an earlier call); a backend that keeps no context encodes them all."""
+        return seen
+
     @abstractmethod
     def _length_probs(self, encoded: EncodedT, need: list[int]) -> torch.Tensor:
         """(N, S) probabilities over span lengths for the N encoded contexts; only the rows
@@ -401,9 +406,8 @@ class CanvasBackend(InfillBackend[SamplerOptions], Generic[EncodedT]):
                     length=len(rows[best].canvas),
                     candidates=[len(rows[j].canvas) for j in mine],
                     score=float(score[best]),
-                    # Every call encodes its whole context today (no cache across calls).
                     context_tokens=seen,
-                    context_computed=seen,
+                    context_computed=self._computed(encoded, i, seen),
                 )
             )
         return results

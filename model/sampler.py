@@ -121,10 +121,15 @@ class Context:
     kv: KVBuffer | None = None
 
     @torch.no_grad()
-    def encode(self, model: DiffusionLM, room: int | None = None) -> Context:
+    def encode(
+        self, model: DiffusionLM, room: int | None = None, cancel: CancelHandle | None = None
+    ) -> Context:
         """Compute the keys and values of every layer once (context sees only context),
         into a buffer with `room` slots after them for the canvas (default: the longest
-        span the model has positions for)."""
+        span the model has positions for).
+
+        cancel: checked before every layer; once set, raises `Cancelled` (the buffer is
+            then incomplete, and `kv` None)."""
         N, Tc = self.tokens.shape
         if Tc == 0:
             self.kv = None
@@ -135,7 +140,13 @@ class Context:
         # Without padding every position sees every other: no mask lets attention take its
         # fastest kernel (about twice the speed of a masked one on a CPU).
         mask = None if bool(self.valid.all()) else group_mask(torch.where(self.valid, 0, -1))
-        model.hidden(self.tokens, self.positions, mask, self.kv, 0)
+
+        def before_layer() -> None:
+            if cancel is not None and cancel.is_set():
+                self.kv = None
+                raise Cancelled()
+
+        model.hidden(self.tokens, self.positions, mask, self.kv, 0, before_layer=before_layer)
         return self
 
     def rows(self, index: torch.Tensor) -> Context:

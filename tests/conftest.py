@@ -35,6 +35,17 @@ def tiny_block_model(vocab_size: int, seed: int = 0) -> DiffusionLM:
     return tiny_model(vocab_size, seed, length_head=False)
 
 
+class CancelAfter:
+    """A cancellation handle that trips after `n` checks."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def is_set(self) -> bool:
+        self.n -= 1
+        return self.n < 0
+
+
 @pytest.fixture(scope="session")
 def tiny(tokenizer) -> DiffusionLM:
     return tiny_model(tokenizer.vocab_size)

@@ -12,8 +12,8 @@ small injected model, served over stdio like `diffill serve`.
   concurrency are tested without timing assumptions. A `# print` line makes it print to
   stdout, which must not reach the protocol stream.
 - `tiny`: the tiny random network of tests/conftest.py with the shipped tokenizer;
-  `tiny-block`: a tiny random block model (whose counts are its last result's context
-  tokens and how many of them it computed).
+  `tiny-block`: a tiny random block model (the counts of both are their last result's
+  context tokens and how many of them they computed).
 
 Test-only commands: `diffill.test.counts` answers how many times the model ran and how
 many runs their cancellation stopped, once the diagnostics in flight are published;
@@ -156,29 +156,10 @@ def _marked(context: str, word: str) -> bool:
     return re.search(rf"^\s*# {word}\s*$", context, re.MULTILINE) is not None
 
 
-def tiny_infiller() -> Any:
-    from diffill.model import DEFAULT_MODEL
-    from diffill.model.backends.mdlm import Infiller
-    from diffill.model.checkpoint import Checkpoint
-    from diffill.model.tokenizer import CodeTokenizer
+def recording(backend_class: type) -> type:
+    """`backend_class` keeping the context stats of its last result (test `counts`)."""
 
-    from .conftest import tiny_model
-
-    tokenizer = CodeTokenizer.from_file(DEFAULT_MODEL / "tokenizer.json")
-    net = tiny_model(tokenizer.vocab_size, span_positions=48)
-    return Infiller(Checkpoint(net, tokenizer), "tiny-random")
-
-
-def tiny_block_infiller() -> Any:
-    """A tiny random block model that keeps the context stats of its last result."""
-    from diffill.model import DEFAULT_MODEL
-    from diffill.model.backends.blockdiff import BlockInfiller
-    from diffill.model.checkpoint import Checkpoint
-    from diffill.model.tokenizer import CodeTokenizer
-
-    from .conftest import tiny_block_model
-
-    class Recording(BlockInfiller):
+    class Recording(backend_class):  # type: ignore[misc, valid-type]
         last: dict[str, int] = {}  # noqa: RUF012 (one instance per server)
 
         def _run(self, *args: Any, **kwargs: Any) -> Any:
@@ -190,10 +171,36 @@ def tiny_block_infiller() -> Any:
         def counts(self) -> dict[str, int]:
             return self.last
 
+    return Recording
+
+
+def tiny_infiller() -> Any:
+    """The tiny random network of conftest.py (v1) with the shipped tokenizer."""
+    from diffill.model import DEFAULT_MODEL
+    from diffill.model.backends.mdlm import Infiller
+    from diffill.model.checkpoint import Checkpoint
+    from diffill.model.tokenizer import CodeTokenizer
+
+    from .conftest import tiny_model
+
+    tokenizer = CodeTokenizer.from_file(DEFAULT_MODEL / "tokenizer.json")
+    net = tiny_model(tokenizer.vocab_size, span_positions=48)
+    return recording(Infiller)(Checkpoint(net, tokenizer), "tiny-random")
+
+
+def tiny_block_infiller() -> Any:
+    """A tiny random block model."""
+    from diffill.model import DEFAULT_MODEL
+    from diffill.model.backends.blockdiff import BlockInfiller
+    from diffill.model.checkpoint import Checkpoint
+    from diffill.model.tokenizer import CodeTokenizer
+
+    from .conftest import tiny_block_model
+
     tokenizer = CodeTokenizer.from_file(DEFAULT_MODEL / "tokenizer.json").with_fim_tokens()
     layout = {"block_size": 8, "fim_order": "spm"}
     ckpt = Checkpoint(tiny_block_model(tokenizer.vocab_size), tokenizer, layout=layout)
-    return Recording(ckpt, "tiny-block", max_context_tokens=512, max_span_tokens=24)
+    return recording(BlockInfiller)(ckpt, "tiny-block", max_context_tokens=512, max_span_tokens=24)
 
 
 def main() -> None:

@@ -84,6 +84,14 @@ def test_model_facts_of_a_diffill_folder(folders):
     assert bf16.dtype == "bfloat16" and bf16.weight_bytes == 2 * f.parameters
 
 
+def test_load_bounds_the_contexts_the_shipped_kind_keeps(folders):
+    two = load(folders["mdlm"], dtype="float32", context_cache_entries=2)
+    for p in ("a = ", "b = ", "c = "):
+        two.infill(p, "\n", length=2, steps=1)
+    assert two.infill("c = ", "\n", length=2, steps=1).context_computed == 0
+    assert two.infill("a = ", "\n", length=2, steps=1).context_computed > 0  # the oldest went
+
+
 def test_model_facts_of_the_peer_and_an_open_checkpoint(folders):
     peer = load(folders["ar"], dtype="float32").facts
     assert peer.training == {"steps": 3} and peer.config["causal"] is True

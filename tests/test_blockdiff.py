@@ -22,7 +22,7 @@ from diffill.model.training import blockdiff as bdo
 from diffill.model.training.corpus import build
 from diffill.server import cli
 
-from .conftest import tiny_model
+from .conftest import CancelAfter, tiny_model
 
 SHIPPED_TOKENIZER = DEFAULT_MODEL / "tokenizer.json"
 STDLIB = Path(shutil.__file__).parent
@@ -80,17 +80,6 @@ def test_decoding_leaves_no_autograd_graph_on_the_cached_buffers(model, tok):
     assert buffers and not any(t.requires_grad for t in buffers)
 
 
-class CancelAfter:
-    """A cancellation handle that trips after `n` checks."""
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-
-    def is_set(self) -> bool:
-        self.n -= 1
-        return self.n < 0
-
-
 def test_a_warmed_context_is_found_encoded_and_answers_as_a_fresh_model(model, tok):
     warm = make(model, tok)
     assert warm.reuses_context
@@ -99,6 +88,20 @@ def test_a_warmed_context_is_found_encoded_and_answers_as_a_fresh_model(model, t
     assert encoded == got.context_tokens > 2 * CHUNK
     assert got.context_computed == 0
     fresh = make(model, tok).infill(PREFIX, SUFFIX, seed=3)
+    assert (got.tokens, got.token_confidence) == (fresh.tokens, fresh.token_confidence)
+
+
+def test_changed_weights_make_the_cached_contexts_stale(tok):
+    torch.manual_seed(5)
+    cfg = dataclasses.replace(config_for_size("tiny", tok.vocab_size), length_head=False)
+    net = DiffusionLM(cfg).eval()
+    warm = make(net, tok)
+    warm.infill(PREFIX, SUFFIX, length=6)
+    with torch.no_grad():
+        net.blocks[0].mlp.down.weight.mul_(3.0)  # a training step, say
+    got = warm.infill(PREFIX, SUFFIX, length=6)
+    assert got.context_computed == got.context_tokens
+    fresh = make(net, tok).infill(PREFIX, SUFFIX, length=6)
     assert (got.tokens, got.token_confidence) == (fresh.tokens, fresh.token_confidence)
 
 

@@ -6,7 +6,11 @@ import pytest
 import torch
 
 from diffill.model import Cancelled, InfillError, InfillRequest, SamplerOptions
+from diffill.model.backends.mdlm import DEFAULT_CACHE_ENTRIES, Infiller
+from diffill.model.checkpoint import Checkpoint
 from diffill.model.sampler import PRESETS
+
+from .conftest import CancelAfter, tiny_model
 
 
 def test_infill_returns_text_and_facts(infiller):
@@ -146,3 +150,98 @@ def test_logits_predict_in_place_and_ignore_padding(infiller):
     assert torch.allclose(out[1, :3], alone[0], atol=1e-4)
     # Bidirectional: a later token changes an earlier position's logits.
     assert not torch.allclose(out[0, 0], out[1, 0], atol=1e-4)
+
+
+# -- contexts kept encoded across calls ------------------------------------------------------
+
+KEPT_PREFIX = "def area(radius):\n    return 3.14 * radius ** 2\n\n" * 4 + "def perimeter(r):\n"
+KEPT_SUFFIX = "\n\nprint(perimeter(2.0))\n"
+
+
+def fresh(infiller) -> Infiller:
+    """A backend of the same network that has kept nothing yet."""
+    return Infiller(Checkpoint(infiller.model, infiller.tokenizer), name="fresh")
+
+
+def answer(r) -> tuple:
+    return r.tokens, r.token_confidence, r.candidates, r.score
+
+
+def test_the_same_context_again_is_not_encoded_again_and_answers_as_a_fresh_model(infiller):
+    keeps = fresh(infiller)
+    first = keeps.infill(KEPT_PREFIX, KEPT_SUFFIX, seed=3)
+    assert first.context_computed == first.context_tokens > 40
+    # A longer canvas, then a shorter one and two candidate lengths: each writes the room
+    # after the kept context, never the context.
+    for kwargs in ({"length": 40}, {"length": 5}, {}, {"temperature": 0.7, "remask": 0.3}):
+        again = keeps.infill(KEPT_PREFIX, KEPT_SUFFIX, seed=3, **kwargs)
+        assert again.context_computed == 0 and again.context_tokens == first.context_tokens
+        alone = fresh(infiller).infill(KEPT_PREFIX, KEPT_SUFFIX, seed=3, **kwargs)
+        assert alone.context_computed == alone.context_tokens
+        assert answer(again) == answer(alone)
+    torch.testing.assert_close(
+        keeps.length_distribution(KEPT_PREFIX, KEPT_SUFFIX),
+        fresh(infiller).length_distribution(KEPT_PREFIX, KEPT_SUFFIX),
+        rtol=0,
+        atol=0,
+    )
+
+
+def test_one_changed_character_encodes_the_whole_context_again(infiller):
+    keeps = fresh(infiller)
+    keeps.infill(KEPT_PREFIX, KEPT_SUFFIX, length=4)
+    typed = keeps.infill(KEPT_PREFIX + "x", KEPT_SUFFIX, length=4)
+    assert typed.context_computed == typed.context_tokens  # bidirectional: all of it changed
+    assert answer(typed) == answer(fresh(infiller).infill(KEPT_PREFIX + "x", KEPT_SUFFIX, length=4))
+
+
+def test_a_warmed_context_is_found_encoded(infiller):
+    keeps = fresh(infiller)
+    assert keeps.reuses_context
+    encoded = keeps.warm_context(KEPT_PREFIX, KEPT_SUFFIX)
+    assert keeps.warm_context(KEPT_PREFIX, KEPT_SUFFIX) == 0  # kept already
+    got = keeps.infill(KEPT_PREFIX, KEPT_SUFFIX, seed=1)
+    assert encoded == got.context_tokens and got.context_computed == 0
+    assert answer(got) == answer(fresh(infiller).infill(KEPT_PREFIX, KEPT_SUFFIX, seed=1))
+
+
+def test_a_cancelled_warm_up_stops_between_layers_and_keeps_nothing(infiller):
+    keeps = fresh(infiller)
+    assert keeps.warm_context(KEPT_PREFIX, KEPT_SUFFIX, cancel=CancelAfter(1)) == 0
+    assert len(keeps.kept) == 0
+    got = keeps.infill(KEPT_PREFIX, KEPT_SUFFIX, length=6)
+    assert got.context_computed == got.context_tokens
+    assert answer(got) == answer(fresh(infiller).infill(KEPT_PREFIX, KEPT_SUFFIX, length=6))
+
+
+def test_the_least_recently_used_context_goes_first(infiller):
+    keeps = fresh(infiller)
+    prefixes = [f"x{i} = {i}\n" for i in range(DEFAULT_CACHE_ENTRIES + 1)]
+    for p in prefixes:
+        keeps.infill(p, "\n", length=2, steps=1)
+    assert len(keeps.kept) == DEFAULT_CACHE_ENTRIES
+    assert keeps.infill(prefixes[-1], "\n", length=2, steps=1).context_computed == 0
+    assert keeps.infill(prefixes[0], "\n", length=2, steps=1).context_computed > 0
+
+
+def test_a_batch_is_encoded_as_one_and_answers_as_single_requests(infiller):
+    keeps = fresh(infiller)
+    keeps.infill(KEPT_PREFIX, KEPT_SUFFIX, length=6)
+    pairs = [(KEPT_PREFIX, KEPT_SUFFIX), ("a = ", "\n")]
+    batch = keeps.infill_batch(pairs, length=6)
+    assert all(r.context_computed == r.context_tokens for r in batch)
+    for (prefix, suffix), got in zip(pairs, batch):
+        assert got.tokens == keeps.infill(prefix, suffix, length=6).tokens
+
+
+def test_changed_weights_make_the_kept_contexts_stale(infiller):
+    net = tiny_model(infiller.tokenizer.vocab_size, seed=5, span_positions=48)
+    keeps = Infiller(Checkpoint(net, infiller.tokenizer))
+    keeps.infill(KEPT_PREFIX, KEPT_SUFFIX, length=6)
+    with torch.no_grad():
+        net.blocks[0].mlp.down.weight.mul_(3.0)  # a training step, say
+    got = keeps.infill(KEPT_PREFIX, KEPT_SUFFIX, length=6)
+    assert got.context_computed == got.context_tokens
+    assert answer(got) == answer(
+        Infiller(Checkpoint(net, infiller.tokenizer)).infill(KEPT_PREFIX, KEPT_SUFFIX, length=6)
+    )

@@ -5,9 +5,9 @@ none of its context, and answers exactly what a fresh model answers."""
 from __future__ import annotations
 
 import pytest
-import pytest_lsp
+import pytest_asyncio
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+from pytest_lsp import ClientServerConfig, client_capabilities
 
 from diffill.model.backends.blockdiff import CHUNK
 from diffill.server.document import Document, Encoding, Position
@@ -16,7 +16,7 @@ from diffill.server.editing.parsed import ParsedDocument
 from diffill.server.editing.targets import completion_request
 from diffill.server.lsp import conversions, settings
 
-from .lsp_harness import Editor, server_command, server_env, tiny_block_infiller
+from .lsp_harness import Editor, server_command, server_env, tiny_block_infiller, tiny_infiller
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -30,31 +30,37 @@ DOC = (
 SETTINGS = {"steps": 1, "maxContextTokens": 512, "warmContextDelayMs": 20}
 
 
-@pytest_lsp.fixture(
-    config=ClientServerConfig(server_command=server_command("tiny-block"), server_env=server_env()),
-    scope="module",
-)
-async def client(lsp_client: LanguageClient):
+@pytest.fixture(scope="module", params=["tiny-block", "tiny"])
+def model_name(request) -> str:
+    """The block model (keeps every chunk before a change) and the shipped kind (keeps the
+    very same context)."""
+    return request.param
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def client(model_name: str):
+    config = ClientServerConfig(server_command=server_command(model_name), server_env=server_env())
+    lsp_client = await config.start()
     caps = client_capabilities("visual-studio-code")
     caps.text_document.inline_completion = types.InlineCompletionClientCapabilities()
     await Editor(lsp_client).start(caps, SETTINGS)
-    yield
+    yield lsp_client
     await lsp_client.shutdown_session()
+    await lsp_client.stop()
 
 
-def fresh_completion(text: str, cursor: int) -> list[types.InlineCompletionItem]:
+def fresh_completion(model_name: str, text: str, cursor: int) -> list[types.InlineCompletionItem]:
     """What a model that never saw the document answers there, in this process."""
     doc = Document(text)
     parsed = ParsedDocument.parse(doc, engine.language_of("a.py", None))
     options, _ = settings.parse_settings(SETTINGS, settings.Settings())
-    result = engine.edit(
-        parsed, completion_request(parsed, cursor), tiny_block_infiller(), options.edit_options()
-    )
+    model = tiny_block_infiller() if model_name == "tiny-block" else tiny_infiller()
+    result = engine.edit(parsed, completion_request(parsed, cursor), model, options.edit_options())
     return conversions.inline_items(doc, result, cursor, Encoding.UTF16)
 
 
 async def test_after_a_typed_character_the_completion_finds_its_context_encoded(
-    editor: Editor,
+    editor: Editor, model_name: str
 ):
     uri = editor.open(DOC)
     line = DOC.count("\n") - 1
@@ -75,4 +81,4 @@ async def test_after_a_typed_character_the_completion_finds_its_context_encoded(
     assert stats["context_computed"] == 0  # the warm-up encoded all of it
     text = editor.texts[uri]
     cursor = Document(text).offset_at(Position(line, at + 1), Encoding.UTF16)
-    assert items == fresh_completion(text, cursor)
+    assert items == fresh_completion(model_name, text, cursor)

@@ -86,6 +86,7 @@ class ContextCache:
         self.device = device
         self.entries: list[_Entry] = []
         self._clock = 0
+        self._stamp = model.weights_stamp()  # the weights the kept encodings came from
         self.lock = threading.Lock()
 
     def clear(self) -> None:
@@ -122,6 +123,11 @@ class ContextCache:
         goes on from it)."""
         if len(ids) + 1 > self.capacity:
             raise ValueError(f"a context of {len(ids)} tokens exceeds the cache's buffers")
+        stamp = self.model.weights_stamp()
+        if stamp != self._stamp:  # the weights changed since: no kept encoding holds
+            for e in self.entries:
+                e.ids = []  # the buffers (and any CUDA graph on them) stay
+            self._stamp = stamp
         entry, reuse = self._pick(ids)
         self._clock += 1
         entry.used = self._clock

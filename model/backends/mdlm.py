@@ -1,5 +1,5 @@
 """diffill's own masked-diffusion model as a `Backend`: the network of `transformer` with
-its length head, and the context it encodes once per request.
+its length head, and the context it encodes once per request (and keeps for the next).
 
 Layout of a request (see `training.objective` for why): the context is the prefix at
 positions 0..p-1 and the suffix from p + span_positions on; the canvas sits at
@@ -8,19 +8,29 @@ once (`sampler.Context.encode`) and reused by the length probe and every denoisi
 A `<len>` probe at p reads the length head. Unless a length is given, a few candidate
 canvas lengths are decoded as one batch and the best by model score (and by the caller's
 `accept` check, when given) is kept (`requests.CanvasBackend`).
+
+The last few single contexts stay encoded (`KeptContexts`), so a request for the very same
+context (the Language Server's warm-up in a pause after typing, then the completion there;
+a request repeated at the same place) decodes without encoding it again. Only the same
+context is of use: every context token attends to every other, so one changed token
+changes them all.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
-from ..backend import InfillError, ModelFacts
+from ..backend import InfillError, InfillResult, ModelFacts
 from ..checkpoint import MODEL_TYPE, Checkpoint
-from ..requests import CanvasBackend, ContextIds, Row
+from ..requests import Call, CanvasBackend, ContextIds, Row
 from ..sampler import (
     CancelHandle,
+    Cancelled,
     Context,
     DenoiseResult,
     SamplerOptions,
@@ -32,16 +42,72 @@ from ..tokenizer import CodeTokenizer
 from .steps import Steps
 from .transformer import DiffusionLM, group_mask
 
+# How many single contexts stay encoded by default (the least recently used goes first):
+# the warm-up's and the last few requests'. At the base size a 1,024-token context keeps
+# 21 MB of keys and values (with the room for a canvas after them).
+DEFAULT_CACHE_ENTRIES = 4
 
-class Infiller(CanvasBackend[tuple[Context, list[int]]]):
+
+@dataclass
+class Encoded:
+    """The contexts of a call, as `_length_probs` and `_denoise` take them."""
+
+    context: Context  # one padded batch, its keys and values encoded
+    gaps: list[int]  # each request's gap position p
+    computed: list[int]  # context tokens of each request this call encoded (0: kept)
+
+
+class KeptContexts:
+    """Encoded single contexts by their exact (prefix ids, suffix ids). A kept one is the
+    very encoding a fresh call would make (the same computation on the same ids), and the
+    steps only ever write the room after its context, so reusing it is exact."""
+
+    def __init__(self, entries: int) -> None:
+        if entries < 1:
+            raise ValueError("at least one context must be kept")
+        self.entries = entries
+        self._kept: OrderedDict[tuple[tuple[int, ...], tuple[int, ...]], Context] = OrderedDict()
+
+    @staticmethod
+    def key(ids: ContextIds) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        return tuple(ids[0]), tuple(ids[1])
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def get(self, ids: ContextIds) -> Context | None:
+        key = self.key(ids)
+        found = self._kept.get(key)
+        if found is not None:
+            self._kept.move_to_end(key)
+        return found
+
+    def put(self, ids: ContextIds, context: Context) -> None:
+        key = self.key(ids)
+        self._kept[key] = context
+        self._kept.move_to_end(key)
+        while len(self._kept) > self.entries:
+            self._kept.popitem(last=False)
+
+    def clear(self) -> None:
+        self._kept.clear()
+
+
+class Infiller(CanvasBackend[Encoded]):
     """A loaded diffill model and its tokenizer, ready to infill."""
 
     model: DiffusionLM
     tokenizer: CodeTokenizer
 
     def __init__(
-        self, ckpt: Checkpoint, name: str = "model", *, max_context_tokens: int | None = None
+        self,
+        ckpt: Checkpoint,
+        name: str = "model",
+        *,
+        max_context_tokens: int | None = None,
+        cache_entries: int = DEFAULT_CACHE_ENTRIES,
     ) -> None:
+        """cache_entries: single contexts kept encoded (`KeptContexts`)."""
         model, tokenizer = ckpt.model, ckpt.tokenizer
         if tokenizer.vocab_size != model.cfg.vocab_size:
             raise InfillError("tokenizer and model disagree on the vocabulary size")
@@ -59,6 +125,33 @@ class Infiller(CanvasBackend[tuple[Context, list[int]]]):
         self.forbidden_ids = tuple(sorted(t.special_ids - {t.pad_id}))
         self.slack_ids = frozenset({t.pad_id})
         self.steps = Steps(model)
+        self.kept = KeptContexts(cache_entries)
+        self._stamp = model.weights_stamp()  # the weights the kept encodings came from
+        # Held while a call uses kept contexts: its steps write their buffers' room.
+        self._lock = threading.Lock()
+
+    @property
+    def reuses_context(self) -> bool:
+        return True
+
+    def warm_context(self, prefix: str, suffix: str, cancel: CancelHandle | None = None) -> int:
+        """Encode the context of (prefix, suffix) and keep it, decoding nothing (the
+        Language Server does it while the user pauses typing); the tokens encoded: 0 when
+        it was kept already, or when `cancel` stopped it (checked before every layer; a
+        part of an encoding is of no use here, so nothing of it is kept)."""
+        with self._lock:
+            try:
+                return self._encode([self._context(prefix, suffix)], cancel).computed[0]
+            except Cancelled:
+                return 0
+
+    def length_distribution(self, prefix: str, suffix: str) -> torch.Tensor:
+        with self._lock:
+            return super().length_distribution(prefix, suffix)
+
+    def _run(self, call: Call[SamplerOptions]) -> list[InfillResult]:
+        with self._lock:
+            return super()._run(call)
 
     def warm_up(self) -> None:
         """Compile the denoising step when $DIFFILL_COMPILE=1 asks (CPU, reusing the
@@ -92,9 +185,27 @@ class Infiller(CanvasBackend[tuple[Context, list[int]]]):
     def _sentinels(self) -> tuple[int, int]:
         return self.tokenizer.bof_id, self.tokenizer.eof_id
 
-    def _encode(self, contexts: list[ContextIds]) -> tuple[Context, list[int]]:
+    def _encode(self, contexts: list[ContextIds], cancel: CancelHandle | None = None) -> Encoded:
         """All contexts in one padded batch with their keys and values, and each request's
-        gap position p."""
+        gap position p; a single context is looked up in, or else added to, the kept ones
+        (a batch is encoded as one and kept whole by nobody: it is a batch job's)."""
+        stamp = self.model.weights_stamp()
+        if stamp != self._stamp:  # the weights changed since: every kept encoding is stale
+            self.kept.clear()
+            self._stamp = stamp
+        if len(contexts) == 1:
+            kept = self.kept.get(contexts[0])
+            if kept is not None:
+                return Encoded(kept, [len(contexts[0][0])], [0])
+            encoded = self._encode_batch(contexts, cancel)
+            self.kept.put(contexts[0], encoded.context)
+            return encoded
+        return self._encode_batch(contexts, cancel)
+
+    def _computed(self, encoded: Encoded, i: int, seen: int) -> int:
+        return encoded.computed[i]
+
+    def _encode_batch(self, contexts: list[ContextIds], cancel: CancelHandle | None) -> Encoded:
         gap = self.model.cfg.span_positions
         rows, pos_rows, gaps = [], [], []
         for pre, suf in contexts:
@@ -108,12 +219,12 @@ class Infiller(CanvasBackend[tuple[Context, list[int]]]):
         positions = torch.tensor([r + [0] * (width - len(r)) for r in pos_rows])
         valid = torch.tensor([[True] * len(r) + [False] * (width - len(r)) for r in rows])
         ctx = Context(tokens.to(self.device), positions.to(self.device), valid.to(self.device))
-        return ctx.encode(self.model), gaps
+        return Encoded(ctx.encode(self.model, cancel=cancel), gaps, [len(r) for r in rows])
 
-    def _length_probs(self, encoded: tuple[Context, list[int]], need: list[int]) -> torch.Tensor:
+    def _length_probs(self, encoded: Encoded, need: list[int]) -> torch.Tensor:
         """The length head's probabilities over span lengths 0..span_positions-1, read by
         a `<len>` probe at each gap; one batched pass over every request."""
-        ctx, gaps = encoded
+        ctx, gaps = encoded.context, encoded.gaps
         n = ctx.tokens.shape[0]
         probe = torch.full((n, 1), self.tokenizer.len_id, device=self.device)
         pos = torch.tensor(gaps, device=self.device)[:, None]
@@ -123,13 +234,13 @@ class Infiller(CanvasBackend[tuple[Context, list[int]]]):
 
     def _denoise(
         self,
-        encoded: tuple[Context, list[int]],
+        encoded: Encoded,
         rows: list[Row],
         options: SamplerOptions,
         on_step: Callable[[Step], None] | None,
         cancel: CancelHandle | None,
     ) -> DenoiseResult:
-        ctx, gaps = encoded
+        ctx, gaps = encoded.context, encoded.gaps
         L = max(len(r.canvas) for r in rows)
         R = len(rows)
         canvas = torch.full((R, L), self.tokenizer.pad_id)

@@ -15,6 +15,7 @@ so a canvas and the suffix after it can sit anywhere on the rotary axis.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 
 import torch
@@ -354,6 +355,11 @@ class DiffusionLM(nn.Module):
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
+    def weights_stamp(self) -> tuple[tuple[int, int], ...]:
+        """Changes whenever a weight does (in place, or moved or cast to new storage): what
+        an encoding kept across calls is checked against (a few microseconds)."""
+        return tuple((p.data_ptr(), p._version) for p in self.parameters())
+
     def hidden(
         self,
         tokens: torch.Tensor,  # (B, T) long
@@ -362,6 +368,7 @@ class DiffusionLM(nn.Module):
         past: KVBuffer | None = None,
         write_at: int | torch.Tensor = 0,
         causal: bool = False,
+        before_layer: Callable[[], None] | None = None,
     ) -> tuple[torch.Tensor, KVCache]:
         """Final normalised hidden states (B, T, C) and this call's keys/values per layer.
 
@@ -371,12 +378,16 @@ class DiffusionLM(nn.Module):
             under `mask` (fixed shapes, for CUDA graphs).
         causal: attend causally (only without a mask and with nothing before these
             tokens: the causal kernel).
+        before_layer: called before each layer; what it raises stops the pass there (a
+            long encode that a cancellation can interrupt).
         """
         x = self.embed(tokens)
         rope = rotary_table(positions, self.cfg.head_dim, self.cfg.rope_theta)
         kvs: KVCache = []
         layer_past: list = [None] * len(self.blocks) if past is None else past.slots(write_at)
         for block, lp in zip(self.blocks, layer_past):
+            if before_layer is not None:
+                before_layer()
             x, kv = block(x, rope, mask, lp, causal)
             kvs.append(kv)
         return self.norm(x), kvs

@@ -36,7 +36,8 @@ class Settings:
     diagnostics: bool = True
     diagnostics_delay_ms: int = 300  # quiet time after the last change before re-parsing
     # Quiet time after the last change before the model encodes the context at the cursor
-    # (for a model that keeps contexts: the next completion there finds it ready).
+    # (for a model that keeps contexts, diffill's own: the next completion there finds it
+    # ready).
     warm_context_delay_ms: int = 300
     # Recent contexts such a model keeps encoded (one per document being edited, roughly).
     context_cache_entries: int = 4

@@ -1,14 +1,16 @@
 """A warm context: after a change, once typing pauses, the model encodes the context of a
 completion at the cursor in the background, so that the next inline completion or fill
-there finds it encoded (for a model that keeps contexts across requests, the block model;
-`Backend.reuses_context`). It works for one cursor per document, the last change's end,
+there finds it encoded (for a model that keeps contexts across requests,
+`Backend.reuses_context`: the shipped model keeps the very same context, the block model
+every chunk before a change). It works for one cursor per document, the last change's end,
 where the user is most likely to ask next.
 
 It never holds up real work: a warm-up waits `warm_context_delay_ms` of quiet after the
 last change (debounced per document), runs on the model worker like any request (so it
 never runs beside one), and is cancelled by the next change to its document and by every
 real request (a queued warm-up is dropped; a running one stops before its next chunk of
-context, keeping what it encoded, which is exact and still of use).
+context, keeping what it encoded, which is exact and still of use, or, for the shipped
+model, before its next layer, keeping nothing).
 """
 
 from __future__ import annotations
