@@ -203,8 +203,9 @@ class Backend(Protocol):
         """Encode the context of a request for (prefix, suffix) into the backend's context
         cache without decoding anything, so that a request for it soon after finds it
         ready; returns how many context tokens this call encoded (0 for a backend that
-        keeps no context, `reuses_context` False). `cancel` stops it between chunks; what
-        was encoded by then is kept."""
+        keeps no context, `reuses_context` False). `cancel` stops it: the block model
+        between chunks, keeping what it encoded by then; the masked-diffusion model between
+        layers, keeping nothing (a part of a bidirectional encoding is of no use)."""
         ...
 
     def length_distribution(self, prefix: str, suffix: str) -> torch.Tensor | None:
