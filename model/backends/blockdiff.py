@@ -47,7 +47,7 @@ from ..requests import Call, InfillBackend
 from ..sampler import CancelHandle, Cancelled, SamplerOptions, Step, commit_step, propose
 from ..tokenizer import CodeTokenizer
 from .steps import Steps
-from .transformer import DiffusionLM, KVBuffer
+from .transformer import DiffusionLM, KVBuffer, WeightsWatch
 
 # Chunk of a context encoding: a change at token i re-encodes from the chunk holding i.
 CHUNK = 64
@@ -86,7 +86,7 @@ class ContextCache:
         self.device = device
         self.entries: list[_Entry] = []
         self._clock = 0
-        self._stamp = model.weights_stamp()  # the weights the kept encodings came from
+        self.weights = WeightsWatch(model)  # the kept encodings hold for these weights
         self.lock = threading.Lock()
 
     def clear(self) -> None:
@@ -123,11 +123,9 @@ class ContextCache:
         goes on from it)."""
         if len(ids) + 1 > self.capacity:
             raise ValueError(f"a context of {len(ids)} tokens exceeds the cache's buffers")
-        stamp = self.model.weights_stamp()
-        if stamp != self._stamp:  # the weights changed since: no kept encoding holds
+        if self.weights.changed():
             for e in self.entries:
-                e.ids = []  # the buffers (and any CUDA graph on them) stay
-            self._stamp = stamp
+                e.ids = []  # no encoding holds; the buffers (and any CUDA graph) stay
         entry, reuse = self._pick(ids)
         self._clock += 1
         entry.used = self._clock

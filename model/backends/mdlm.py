@@ -40,7 +40,7 @@ from ..sampler import (
 )
 from ..tokenizer import CodeTokenizer
 from .steps import Steps
-from .transformer import DiffusionLM, group_mask
+from .transformer import DiffusionLM, WeightsWatch, group_mask
 
 # How many single contexts stay encoded by default (the least recently used goes first):
 # the warm-up's and the last few requests'. At the base size a 1,024-token context keeps
@@ -126,7 +126,7 @@ class Infiller(CanvasBackend[Encoded]):
         self.slack_ids = frozenset({t.pad_id})
         self.steps = Steps(model)
         self.kept = KeptContexts(cache_entries)
-        self._stamp = model.weights_stamp()  # the weights the kept encodings came from
+        self.weights = WeightsWatch(model)  # the kept encodings hold for these weights
         # Held while a call uses kept contexts: its steps write their buffers' room.
         self._lock = threading.Lock()
 
@@ -189,10 +189,8 @@ class Infiller(CanvasBackend[Encoded]):
         """All contexts in one padded batch with their keys and values, and each request's
         gap position p; a single context is looked up in, or else added to, the kept ones
         (a batch is encoded as one and kept whole by nobody: it is a batch job's)."""
-        stamp = self.model.weights_stamp()
-        if stamp != self._stamp:  # the weights changed since: every kept encoding is stale
-            self.kept.clear()
-            self._stamp = stamp
+        if self.weights.changed():
+            self.kept.clear()  # every kept encoding is stale
         if len(contexts) == 1:
             kept = self.kept.get(contexts[0])
             if kept is not None:

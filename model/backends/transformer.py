@@ -179,6 +179,24 @@ class PackedLinear(nn.Module):
         return f"in_features={inp}, out_features={out}, packed={self.packed is not None}"
 
 
+class WeightsWatch:
+    """Says whether a network's weights changed (in place, or moved or cast to new storage)
+    since it last looked: what encodings kept across calls are checked against before use
+    (a few microseconds)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+        self._stamp = self._now()
+
+    def _now(self) -> tuple[tuple[int, int], ...]:
+        return tuple((p.data_ptr(), p._version) for p in self.model.parameters())
+
+    def changed(self) -> bool:
+        now = self._now()
+        changed, self._stamp = now != self._stamp, now
+        return changed
+
+
 class Attention(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -354,11 +372,6 @@ class DiffusionLM(nn.Module):
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
-
-    def weights_stamp(self) -> tuple[tuple[int, int], ...]:
-        """Changes whenever a weight does (in place, or moved or cast to new storage): what
-        an encoding kept across calls is checked against (a few microseconds)."""
-        return tuple((p.data_ptr(), p._version) for p in self.parameters())
 
     def hidden(
         self,

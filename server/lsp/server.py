@@ -380,19 +380,17 @@ class DiffillServer(LanguageServer):
             if self.settings.model is not None:
                 log.info("the model was given when the server was built; diffill.model is ignored")
             return
-        loader, folder, device = self.loader, self.settings.model, self.settings.device
-        dtype, entries = self.settings.dtype, self.settings.context_cache_entries
-        if self._model_wanted == _model_settings(self.settings):
+        loader, wanted = self.loader, _model_settings(self.settings)
+        if self._model_wanted == wanted:
             return  # loaded, or its load is queued already
-        self._model_wanted = wanted = _model_settings(self.settings)
+        self._model_wanted = wanted
+        folder, device, dtype, entries = wanted
 
         def run() -> None:
             if self._model_wanted != wanted:
                 return  # the settings changed again: a newer load is queued
             try:
-                backend = loader(
-                    folder, device=device, dtype=dtype, context_cache_entries=entries
-                )
+                backend = loader(folder, device=device, dtype=dtype, context_cache_entries=entries)
             except Exception as err:  # a folder that does not load keeps the old model
                 where = folder or "the shipped model"
                 problem = f"cannot load the model ({where}, device {device}): {err}"
