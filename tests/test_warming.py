@@ -126,7 +126,7 @@ def test_a_new_context_cache_bound_reloads_the_model_with_it(tokenizer):
 
     server = build_server(loader=loader)
     try:
-        server.load_model()
+        server.models.load()
         assert loaded.wait(30)
         loaded.clear()
         server.apply_settings({"dtype": "auto"})  # nothing of the model changes: no load

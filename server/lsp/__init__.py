@@ -4,8 +4,13 @@ Build one with `build_server(backend)` (or `build_server(loader=...)`, which loa
 model the settings name), run it with `serve(server)`.
 
 - `handlers`: `build_server`, the thin LSP handlers, the code action listing.
-- `server`: `DiffillServer`, the state and work behind the handlers: documents,
-  diagnostics, settings, the model, one edit on the worker with progress and preview.
+- `server`: `DiffillServer`, the state the handlers share: capabilities, messages, the open
+  documents, the settings.
+- `edit_runs`: one edit on the model worker with progress, preview and cancellation, and
+  its result applied with `workspace/applyEdit`.
+- `model_loading`: the model the settings name, loaded on the worker and reloaded when they
+  change.
+- `diagnostics`: syntax-error diagnostics, debounced per document.
 - `documents`: the open documents and each one's incremental parse.
 - `conversions`: every conversion between domain types and LSP types; command names.
 - `settings`: the typed `diffill` settings section.

@@ -33,7 +33,9 @@ from ..editing.targets import completion_request, fill_span
 from . import conversions
 from .conversions import EditTarget
 from .documents import OpenDocument, Stale
-from .server import DiffillServer, Loader, RequestFailed, refused
+from .edit_runs import RequestFailed, lost_reason, refused
+from .model_loading import Loader
+from .server import DiffillServer
 from .settings import Settings, parse_settings, settings_section
 
 
@@ -67,7 +69,7 @@ def build_server(
             server.show(types.MessageType.Warning, f"diffill: {problem}")
         server.pending_problems = []
         await server.pull_settings()
-        server.load_model()
+        server.models.load()
         server.send_status()
 
     @server.feature(types.SHUTDOWN)
@@ -118,21 +120,21 @@ def build_server(
                 "the document changed while its actions were listed"
             ) from None
         if isinstance(parsed, str):
-            server._tell(od, parsed)
+            server.tell(od, parsed)
             return []
         return _list_actions(server, od, parsed, start, end, params.context)
 
     @server.feature(types.CODE_ACTION_RESOLVE)
     async def resolve(action: types.CodeAction) -> types.CodeAction:
-        target = server.edit_target(action.data, "code action data")
+        target = _edit_target(action.data, "code action data")
         if target.intent is None or target.version is None:
             raise JsonRpcInvalidParams("code action data needs 'intent' and 'version'")
         listed = server.document(target.uri)
         if listed.lost:
-            raise RequestFailed(server.lost_reason(listed))
+            raise RequestFailed(lost_reason(listed))
         if listed.version != target.version:
             raise JsonRpcContentModified("the document changed since the action was listed")
-        od, result = await server.edit(
+        od, result = await server.edit_runs.edit(
             target, target.intent, title=f"diffill: {action.title}", token=None
         )
         if result.status is Status.CANCELLED:
@@ -179,7 +181,7 @@ def build_server(
             parsed = await server.documents.parsed(od)
         except Stale:
             return []  # typed past it: the newer request has the answer
-        result = await server.compute(
+        result = await server.edit_runs.compute(
             od,
             completion_request(parsed, cursor),
             title="diffill: completing",
@@ -204,16 +206,24 @@ def _command_handler(command: str, intent: Intent) -> Callable[..., Any]:
             raise JsonRpcInvalidParams(
                 f"{command} takes one argument {{uri, range, strength?}}, not {len(arguments)}"
             )
-        target = ls.edit_target(arguments[0], "argument")
+        target = _edit_target(arguments[0], "argument")
         label = f"diffill: {intent.value}"
-        od, result = await ls.edit(
+        od, result = await ls.edit_runs.edit(
             target, intent, title=label, token=ls.protocol.command_token.get()
         )
         if result.status is Status.CANCELLED:
             return refused(result.reason or "cancelled")
-        return await ls.apply(od, result, label)
+        return await ls.edit_runs.apply(od, result, label)
 
     return run
+
+
+def _edit_target(value: object, what: str) -> EditTarget:
+    """A command's argument or a code action's data; InvalidParams saying what is wrong."""
+    try:
+        return conversions.edit_target(value, what)
+    except ValueError as err:
+        raise JsonRpcInvalidParams(str(err)) from None
 
 
 def _rejected(server: DiffillServer, od: OpenDocument, result: Any) -> dict[str, Any]:
