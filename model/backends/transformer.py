@@ -68,6 +68,9 @@ class ModelConfig:
 SIZES: dict[str, dict] = {
     # For tests: random weights, fast on any CPU (about 1.5M parameters).
     "tiny": dict(dim=128, n_layers=2, n_heads=4, mlp_dim=352),
+    # The proxy study's size (about 6.9M parameters at an 8k vocabulary, 2.1M of them the
+    # embedding): large enough to rank design choices, small enough for many arms on a CPU.
+    "proxy": dict(dim=256, n_layers=6, n_heads=4, mlp_dim=704),
     # The default (about 17M parameters at an 8k vocabulary).
     "small": dict(dim=384, n_layers=8, n_heads=6, mlp_dim=1024),
     # About 30M parameters, for accelerator runs.

@@ -66,6 +66,7 @@ class TrainOptions:
     # torch.compile the loss; batches are then padded to one shape so it compiles once.
     compile: bool = False
     log_seconds: float = 5.0  # a log line at most this often (and at least every 25 steps)
+    precision: str = "auto"  # fp32, bf16 (autocast) or auto (`train_in_bf16`)
 
     def __post_init__(self) -> None:
         if sum(x is not None for x in (self.minutes, self.steps, self.tokens)) != 1:
@@ -80,6 +81,8 @@ class TrainOptions:
             raise ValueError("workers must be >= 0")
         if self.block_size < 1:
             raise ValueError("block size must be >= 1")
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise ValueError(f"precision must be auto, fp32 or bf16, not {self.precision!r}")
         if self.fim_order not in ("spm", "psm"):
             raise ValueError(f"FIM order must be spm or psm, not {self.fim_order!r}")
 
@@ -101,6 +104,38 @@ class _Objective(torch.nn.Module):
         if isinstance(batch, bdo.BlockBatch):
             return bdo.block_loss(self.model, batch)
         return diffusion_loss(self.model, batch)
+
+
+def step_flops_per_token(cfg, n_params: int, seq: int) -> float:
+    """Training FLOPs per token: 6 per parameter for forward and backward of a dense network
+    (Kaplan et al. 2020; the tied output projection is a real matmul, so the embedding
+    counts), plus 12·layers·T·dim for attention's scores and weighted sums."""
+    return 6 * n_params + 12 * cfg.n_layers * seq * cfg.dim
+
+
+def train_in_bf16(device: torch.device, precision: str, log: Callable[[str], None]) -> bool:
+    """Whether training computes in bf16 (autocast): asked for, or on "auto" where it is
+    measured faster here.
+
+    On a CPU "bf16 supported" is not "bf16 fast": with AMX bf16 products run several times
+    fp32's rate, but an Intel Xeon with AVX512-BF16 and no AMX measured bf16 at 0.6x fp32
+    (81-100 against 124-174 GFLOP/s), and an AVX2-only EPYC emulates it 8x slower. So the
+    CPU times both at training shapes and takes bf16 only when it is 1.2x faster.
+    """
+    if precision == "fp32":
+        return False
+    if precision == "bf16":
+        if not fast_bf16(device) and device.type == "cpu":
+            log("bf16 asked for on a CPU without bf16 units: expect it to be slow")
+        return True
+    if device.type == "cuda":
+        return fast_bf16(device)
+    if not fast_bf16(device):
+        return False
+    fp32 = matmul_tflops(device, torch.float32, 0.3)
+    bf16 = matmul_tflops(device, torch.bfloat16, 0.3)
+    log(f"precision auto: matmul {fp32:.3f} TFLOP/s fp32, {bf16:.3f} bf16")
+    return bf16 > 1.2 * fp32
 
 
 def lr_at(step: int, total: int, opts: TrainOptions) -> float:
@@ -151,7 +186,7 @@ def train(opts: TrainOptions, log: Callable[[str], None] = print) -> Path:
     device = resolve_device(opts.device)
     if device.type == "cuda" and distributed:
         device = torch.device("cuda", torch.cuda.current_device())
-    use_bf16 = fast_bf16(device)
+    use_bf16 = train_in_bf16(device, opts.precision, log if rank == 0 else lambda _: None)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
 
@@ -229,8 +264,7 @@ def train(opts: TrainOptions, log: Callable[[str], None] = print) -> Path:
     # The yardstick of the FLOP utilisation logged below.
     peak_tflops = matmul_tflops(device, torch.bfloat16 if use_bf16 else torch.float32)
     if rank == 0:
-        log(f"dense matmul here: {peak_tflops:.1f} TFLOP/s ({'bf16' if use_bf16 else 'fp32'})")
-    flops_per_param_token = 6  # forward and backward of a dense network (Kaplan et al.)
+        log(f"dense matmul here: {peak_tflops:.3f} TFLOP/s ({'bf16' if use_bf16 else 'fp32'})")
 
     stream_args: dict[str, Any] = dict(  # ExampleStream's, picklable for DataLoader workers
         corpus=corpus,
@@ -307,13 +341,15 @@ def train(opts: TrainOptions, log: Callable[[str], None] = print) -> Path:
     n_params = model.num_parameters()
     deadline = None if opts.minutes is None else t_start + opts.minutes * 60 - elapsed_before
     batch_iter = iter(batches)
-    while True:
-        if total_steps is not None and step >= total_steps:
-            break
-        if deadline is not None and time.time() >= deadline:
-            break
-        if opts.tokens is not None and tokens_seen >= opts.tokens:
-            break
+
+    def finished() -> bool:
+        return (
+            (total_steps is not None and step >= total_steps)
+            or (deadline is not None and time.time() >= deadline)
+            or (opts.tokens is not None and tokens_seen >= opts.tokens)
+        )
+
+    while not finished():
         batch = next(batch_iter).to(device)
         if opts.tokens is not None:
             done = step - first_step
@@ -336,12 +372,10 @@ def train(opts: TrainOptions, log: Callable[[str], None] = print) -> Path:
         n_tok = batch.inputs.numel()  # padding included: it is computed on
         tokens_seen += n_tok * (dist.get_world_size() if distributed else 1)
         window_tokens += n_tok
-        # Attention adds 12·layers·T·dim FLOPs per token (forward and backward).
-        window_flops += n_tok * (
-            flops_per_param_token * n_params + 12 * cfg.n_layers * batch.inputs.shape[1] * cfg.dim
-        )
+        window_flops += n_tok * step_flops_per_token(cfg, n_params, batch.inputs.shape[1])
         window_steps += 1
-        log_due = time.time() - window_t >= opts.log_seconds or window_steps >= 25
+        # The last steps' window is logged too, so even a short run reports its speed.
+        log_due = time.time() - window_t >= opts.log_seconds or window_steps >= 25 or finished()
         if log_due and rank == 0:
             spent = time.time() - window_t
             rate = window_tokens / spent

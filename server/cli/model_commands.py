@@ -99,6 +99,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             warmup_steps=args.warmup_steps,
             plain_share=args.plain_share,
             compile=args.compile,
+            precision=args.precision,
         )
     except ValueError as err:
         print(f"diffill train: {err}", file=sys.stderr)

@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="folders of Python source to train on, or one corpus folder built before",
     )
     tr.add_argument("--out", required=True, help="run folder (resumed when it exists)")
-    tr.add_argument("--size", default="small", choices=["tiny", "small", "base"])
+    tr.add_argument("--size", default="small", choices=["tiny", "proxy", "small", "base"])
     budget = tr.add_mutually_exclusive_group(required=True)
     budget.add_argument("--minutes", type=float, help="train for this long")
     budget.add_argument("--steps", type=int, help="train for this many optimizer steps")
@@ -89,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tr.add_argument("--init", help="start a new run from this model folder's weights")
     tr.add_argument("--warmup-steps", type=int, default=200)
+    tr.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "fp32", "bf16"],
+        help="arithmetic of the training step: auto takes bf16 only where it is measured "
+        "1.2x faster than fp32 here (default auto)",
+    )
     tr.add_argument(
         "--compile",
         action="store_true",
