@@ -58,7 +58,7 @@ class InfillRequest:
 class ModelFacts:
     """What a loaded backend is, for `diffill info`, status lines and reports."""
 
-    name: str  # "default" for the shipped model, else the folder it was loaded from
+    name: str  # "default" for the shipped model, a pulled model's name (hub), else its folder
     family: str  # "diffill-mdlm", "diffill-fim-ar", "dream", "llada", "open-dcoder"
     parameters: int
     device: str  # where it runs, as torch names it: "cpu", "cuda:0"

@@ -21,7 +21,12 @@ DTYPES = ("auto", "float32", "bfloat16", "int8")
 
 def add_model_folder(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """--model, --device and --dtype, as every command that loads a model takes them."""
-    p.add_argument("--model", default=None, help="model folder (default: the shipped one)")
+    p.add_argument(
+        "--model",
+        default=None,
+        help="model folder, or the name of one `diffill pull` downloaded (default: the "
+        "shipped model)",
+    )
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
     p.add_argument(
         "--dtype",

@@ -13,6 +13,7 @@ from .edit_commands import cmd_fill, cmd_refactor
 from .exit_codes import EXIT_USAGE
 from .model_commands import cmd_eval, cmd_info, cmd_serve, cmd_train, versions
 from .model_options import add_model_folder, add_model_options
+from .pull import NAMES, cmd_pull
 
 
 def _host_port(value: str) -> tuple[str, int]:
@@ -227,6 +228,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--write-tasks", metavar="FILE.jsonl", help="also save the tasks (to rerun them exactly)"
     )
     add_model_options(ev)
+
+    pull = _command(
+        sub,
+        cmd_pull,
+        "pull",
+        help="download an open diffusion checkpoint, for --model NAME",
+        description="Download a published open checkpoint into the Hugging Face cache "
+        "(HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub), only the files a "
+        "model folder needs; an interrupted download resumes. Afterwards --model NAME (and "
+        "the server setting diffill.model) finds it there without the network.",
+    )
+    pull.add_argument("name", metavar="NAME", help=f"one of {', '.join(NAMES)}")
 
     srv = _command(
         sub,
