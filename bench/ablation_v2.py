@@ -2,7 +2,7 @@
 
     python -m bench.ablation_v2 OUT [--shipped EVAL.json --shipped-second EVAL.json]
 
-Prints the README's table and saves every figure in bench/results/ablation_v2.json with the
+Prints docs/ablations.md's table and saves every figure in bench/results/ablation_v2.json with the
 machine. Held-out losses are the last save's (`train_log.jsonl`); a two-phase arm's tokens
 are its phase 1's plus its own. Model calls per token: denoising calls over the tokens of
 the completions (the shipped tokenizer's count).

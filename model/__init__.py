@@ -16,6 +16,8 @@ backend `load` picked for its folder. The package:
     tokenizer.py      byte-level BPE, lossless for any Unicode text
     checkpoint.py     diffill's model folder: config.json, safetensors shards, tokenizer
     hardware.py       device, bf16 and dtype choice
+    hub.py            the open checkpoints `diffill pull` knows by name, found in the
+                      Hugging Face cache
     fim.py            the block model's fill-in-the-middle layout (sentinels, stable
                       trimming), shared by its training and its backend
     evaluation.py     infilling tasks and their scores (exact match, parse rate, pass@1)

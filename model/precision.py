@@ -3,8 +3,8 @@
     precision = choose("auto", device)   # Precision(requested, dtype, reason)
     model = apply(model, precision)      # cast, or quantise the linear layers
 
-The choices (`DTYPES`), measured on each kind of machine (figures in the README's Speed
-section and `bench/results/fill_speed*.json`):
+The choices (`DTYPES`), measured on each kind of machine (figures in docs/speed.md
+and `bench/results/fill_speed*.json`):
 
 - float32: exact arithmetic of the network as trained. The fastest on a CPU without bf16
   matrix units (AVX2 only, such as the AMD EPYC where this project trains): there, bf16 is

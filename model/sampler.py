@@ -95,7 +95,7 @@ class SamplerOptions:
 
 
 # Speed settings users choose by name (CLI --preset, server setting `diffill.preset`);
-# each is a set of SamplerOptions fields. Measured trade-offs are in the README.
+# each is a set of SamplerOptions fields. Measured trade-offs are in docs/speed.md.
 PRESETS: dict[str, dict] = {
     # Commit only near-certain tokens, up to one step per token; three lengths tried.
     "quality": {"threshold": 0.98, "max_steps": 256, "length_candidates": 3},

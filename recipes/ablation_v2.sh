@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The model-v2 ablation of the README (issue 13), as it ran on this project's 2-core CPU:
+# The model-v2 ablation of docs/ablations.md (issue 13), as it ran on this project's 2-core CPU:
 # tiny networks, the same corpus and held-out files, 6M training tokens per arm (equal
 # compute: a step's FLOPs follow the positions it computes, noisy copies included), then
 # `diffill eval` on 100 held-out tasks per kind and on a second set of 120 tasks.

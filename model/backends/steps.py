@@ -8,7 +8,7 @@ values in a `KVBuffer`. `Steps` runs it; a backend makes one per network and cal
 start, in the background) pays for compiling. A one-off CLI call stays eager.
 
 On a CPU the step stays eager unless $DIFFILL_COMPILE=1 asks for compiling. Measured on
-the base block model (README, Speed): compiled steps cost 13% less CPU, but compiling took
+the base block model (docs/speed.md): compiled steps cost 13% less CPU, but compiling took
 27 s of CPU (80 s on a busy machine) with the worker unable to serve meanwhile, and in
 bf16 the fused kernels round differently, so a compiled server answered other tokens than
 the eager CLI for the same request. Exactness across doors is worth more than 13%.

@@ -124,7 +124,7 @@ def cmd_fill(args: argparse.Namespace) -> int:
 
 
 def _span_json(path: str, doc: Document, result: EditResult) -> dict:
-    """One span as the CLI's JSON schema (documented in the README)."""
+    """One span as the CLI's JSON schema (documented in docs/cli.md)."""
     from diffill.server.document import Encoding, edit_positions
 
     def where(offset: int) -> dict:

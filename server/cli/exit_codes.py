@@ -1,4 +1,4 @@
-"""The `diffill` command's exit codes (documented in the README): 0 nothing to do or
+"""The `diffill` command's exit codes (documented in the README and docs/cli.md): 0 nothing to do or
 everything applied; 1 changes pending under --check, or something failed (a file, the
 model); 2 usage error; 130 interrupted (Ctrl-C)."""
 
