@@ -157,10 +157,12 @@ def _marked(context: str, word: str) -> bool:
 
 
 def recording(backend_class: type) -> type:
-    """`backend_class` keeping the context stats of its last result (test `counts`)."""
+    """`backend_class` keeping the context stats of its last result and counting the
+    server's context warm-ups (test `counts`)."""
 
     class Recording(backend_class):  # type: ignore[misc, valid-type]
         last: dict[str, int] = {}  # noqa: RUF012 (one instance per server)
+        warm_contexts = 0  # calls of warm_context
 
         def _run(self, *args: Any, **kwargs: Any) -> Any:
             results = super()._run(*args, **kwargs)
@@ -168,8 +170,12 @@ def recording(backend_class: type) -> type:
             self.last = {"context_tokens": r.context_tokens, "context_computed": r.context_computed}
             return results
 
+        def warm_context(self, prefix: str, suffix: str, cancel: Any = None) -> int:
+            self.warm_contexts += 1
+            return super().warm_context(prefix, suffix, cancel)
+
         def counts(self) -> dict[str, int]:
-            return self.last
+            return {**self.last, "warm_contexts": self.warm_contexts}
 
     return Recording
 

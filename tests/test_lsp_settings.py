@@ -99,3 +99,16 @@ async def test_parse_settings_keeps_the_current_values_of_absent_keys():
         current,
         ["the diffill settings must be an object, not list"],
     )
+
+
+async def test_warm_context_is_a_switch_and_inline_completion_off_turns_it_off_too():
+    assert Settings().warms_context
+    off, problems = parse_settings({"warmContext": False}, Settings())
+    assert (off.warm_context, off.warms_context, problems) == (False, False, [])
+    no_completion, _ = parse_settings({"inlineCompletion": False}, Settings())
+    assert no_completion.warm_context and not no_completion.warms_context
+    bad, problems = parse_settings({"warmContext": "no"}, off, Settings())
+    assert bad.warm_context is True
+    assert problems == [
+        'diffill.warmContext: must be true or false (got "no"); using the default true'
+    ]

@@ -82,3 +82,70 @@ async def test_after_a_typed_character_the_completion_finds_its_context_encoded(
     text = editor.texts[uri]
     cursor = Document(text).offset_at(Position(line, at + 1), Encoding.UTF16)
     assert items == fresh_completion(model_name, text, cursor)
+
+
+def unseen_doc(tag: str) -> str:
+    """A document whose every chunk differs from the others': no context of it is cached."""
+    return (
+        "".join(
+            f"def volume_{tag}_{i}(side):\n    return side * side * side * {i}\n\n"
+            for i in range(8)
+        )
+        + "def mean(values):\n    return sum(values) \n"
+    )
+
+
+def type_at_the_end(editor: Editor, text: str) -> tuple[str, types.Position]:
+    """Open `text`, type "+" in its last line; the document and the cursor after it."""
+    uri = editor.open(text)
+    line, at = text.count("\n") - 1, len("    return sum(values) ")
+    editor.type(uri, types.Range(types.Position(line, at), types.Position(line, at)), "+")
+    return uri, types.Position(line, at + 1)
+
+
+async def test_with_warm_context_off_a_pause_after_typing_never_warms(editor: Editor):
+    editor.configure(warmContext=False)
+    try:
+        before = (await editor.counts())["warm_contexts"]
+        uri, cursor = type_at_the_end(editor, unseen_doc("off"))
+        await editor.counts()  # would wait for a warm-up, had the change scheduled one
+        items = await editor.client.text_document_inline_completion_async(
+            types.InlineCompletionParams(
+                context=types.InlineCompletionContext(
+                    trigger_kind=types.InlineCompletionTriggerKind.Invoked
+                ),
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                position=cursor,
+            )
+        )
+        stats = await editor.counts()
+        assert items is not None  # inline completion itself stays on
+        assert stats["warm_contexts"] == before
+        assert stats["context_computed"] == stats["context_tokens"]  # none of it was ready
+    finally:
+        editor.configure(warmContext=True)
+
+
+async def test_with_inline_completion_off_nothing_is_warmed_either(editor: Editor):
+    editor.configure(inlineCompletion=False)
+    try:
+        before = (await editor.counts())["warm_contexts"]
+        type_at_the_end(editor, unseen_doc("no_completion"))
+        assert (await editor.counts())["warm_contexts"] == before
+    finally:
+        editor.configure(inlineCompletion=True)
+
+
+async def test_switching_warm_context_off_drops_the_warm_up_waiting_out_its_delay(
+    editor: Editor,
+):
+    # The longest delay: the warm-up is still waiting when the switch goes off, and
+    # `counts` (which waits for every task in flight) would wait it out were it kept.
+    editor.configure(warmContextDelayMs=60_000)
+    try:
+        before = (await editor.counts())["warm_contexts"]
+        type_at_the_end(editor, unseen_doc("switched"))
+        editor.configure(warmContext=False)
+        assert (await editor.counts())["warm_contexts"] == before
+    finally:
+        editor.configure(warmContext=True, warmContextDelayMs=SETTINGS["warmContextDelayMs"])

@@ -50,6 +50,7 @@ STAND_IN_CASES = [
     "checkhealth_reports_the_model",
     "keymaps_only_when_asked",
     "inline_completion_is_wired",
+    "inline_completion_setting_follows_the_option",
 ]
 
 

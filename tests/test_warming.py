@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from lsprotocol import types
 
 from diffill.server.lsp.documents import Documents
@@ -44,11 +46,11 @@ class Warmable(ScriptedInfiller):
         return len(prefix)
 
 
-def stand_in_server(backend: Warmable, delay_ms: int) -> SimpleNamespace:
+def stand_in_server(backend: Warmable, delay_ms: int, **settings: Any) -> SimpleNamespace:
     server = SimpleNamespace(
         backend=backend,
         loop=asyncio.get_running_loop(),
-        settings=Settings(warm_context_delay_ms=delay_ms),
+        settings=Settings(warm_context_delay_ms=delay_ms, **settings),
         documents=Documents(),
         worker=ModelWorker(lambda busy: None),
         tasks=set(),
@@ -63,8 +65,8 @@ def stand_in_server(backend: Warmable, delay_ms: int) -> SimpleNamespace:
     return server
 
 
-def opened(server: SimpleNamespace, version: int = 1) -> Any:
-    item = types.TextDocumentItem("file:///w/a.py", "python", version, TEXT)
+def opened(server: SimpleNamespace, version: int = 1, uri: str = "file:///w/a.py") -> Any:
+    item = types.TextDocumentItem(uri, "python", version, TEXT)
     return server.documents.open(item)
 
 
@@ -109,6 +111,37 @@ async def test_nothing_is_warmed_for_a_model_that_keeps_no_context(tokenizer):
     warmer.schedule(opened(server), 3)
     await settle(server)
     assert backend.warmed == []
+    server.documents.stop()
+
+
+@pytest.mark.parametrize(
+    "switched_off", [{"warm_context": False}, {"inline_completion": False}], ids=str
+)
+async def test_nothing_is_scheduled_while_warming_is_off(tokenizer, switched_off):
+    """`warmContext` off, or inline completion off (the warm-up prepares its request)."""
+    backend = Warmable(tokenizer)
+    server = stand_in_server(backend, delay_ms=0, **switched_off)
+    warmer = ContextWarmer(server)  # type: ignore[arg-type]
+    warmer.schedule(opened(server), TEXT.index("3.14"))
+    assert server.tasks == set()  # not even a wait for the quiet time
+    await settle(server)
+    assert backend.warmed == []
+    server.documents.stop()
+
+
+async def test_switching_warming_off_stops_the_warm_ups_running_and_waiting(tokenizer):
+    backend = Warmable(tokenizer, hold=True)
+    server = stand_in_server(backend, delay_ms=0)
+    warmer = ContextWarmer(server)  # type: ignore[arg-type]
+    warmer.schedule(opened(server), len(TEXT))
+    await asyncio.to_thread(backend.started.wait, 30)  # running on the worker
+    server.settings = replace(server.settings, warm_context_delay_ms=60_000)
+    warmer.schedule(opened(server, uri="file:///w/b.py"), len(TEXT))  # waiting its delay
+    server.settings = replace(server.settings, warm_context=False)
+    warmer.stop()  # what applying the settings does
+    await settle(server)  # would wait out the delay were the waiting one kept
+    assert backend.stopped == 1
+    assert len(backend.warmed) == 1
     server.documents.stop()
 
 

@@ -262,6 +262,8 @@ class DiffillServer(LanguageServer):
         old, self.settings = self.settings, new
         if model_settings(new) != model_settings(old):
             self.models.load()
+        if old.warms_context and not new.warms_context:
+            self.warmer.stop()
         if (new.diagnostics, new.diagnostics_delay_ms) != (
             old.diagnostics,
             old.diagnostics_delay_ms,

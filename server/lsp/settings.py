@@ -35,14 +35,23 @@ class Settings:
     max_context_tokens: int = 1024
     diagnostics: bool = True
     diagnostics_delay_ms: int = 300  # quiet time after the last change before re-parsing
-    # Quiet time after the last change before the model encodes the context at the cursor
-    # (for a model that keeps contexts, diffill's own: the next completion there finds it
-    # ready).
+    # Encode the context at the cursor in the background once typing pauses (for a model
+    # that keeps contexts, diffill's own: the next completion there finds it ready). It is
+    # the context of the completion that would follow, so it also stays off while
+    # `inline_completion` is off: see `warms_context`.
+    warm_context: bool = True
+    # Quiet time after the last change before that warm-up.
     warm_context_delay_ms: int = 300
     # Recent contexts such a model keeps encoded (one per document being edited, roughly).
     context_cache_entries: int = 4
     inline_completion: bool = True
     preview: bool = False  # send diffill/preview even when the client did not ask for it
+
+    @property
+    def warms_context(self) -> bool:
+        """Whether a change schedules a warm-up: `warm_context` is on and so is inline
+        completion, the request it prepares (off: the model runs only when asked)."""
+        return self.warm_context and self.inline_completion
 
     def edit_options(self) -> EditOptions:
         sampler = sampler_options(
@@ -78,7 +87,7 @@ _MAX_TEMPERATURE = 100.0
 
 def _check_setting(name: str, value: Any) -> Any:
     """The value if it is valid for `name`; ValueError with the reason otherwise."""
-    if name in ("diagnostics", "inline_completion", "preview"):
+    if name in ("diagnostics", "warm_context", "inline_completion", "preview"):
         if not isinstance(value, bool):
             raise ValueError("must be true or false")
         return value

@@ -5,6 +5,10 @@ there finds it encoded (for a model that keeps contexts across requests,
 every chunk before a change). It works for one cursor per document, the last change's end,
 where the user is most likely to ask next.
 
+It is off while the `warmContext` setting or `inlineCompletion` is off
+(`Settings.warms_context`): no change then schedules one, and switching either off stops
+the warm-ups waiting or running.
+
 It never holds up real work: a warm-up waits `warm_context_delay_ms` of quiet after the
 last change (debounced per document), runs on the model worker like any request (so it
 never runs beside one), and is cancelled by the next change to its document and by every
@@ -63,6 +67,8 @@ class ContextWarmer:
         """Warm the context at `cursor` of this version once the document has been quiet
         for the delay; a newer call for the document replaces this one."""
         self.cancel(od.uri)
+        if not self.server.settings.warms_context:
+            return
         backend = self.server.backend
         if backend is None or not backend.reuses_context or self.server.loop is None:
             return
@@ -80,6 +86,11 @@ class ContextWarmer:
         event = self._cancels.pop(uri, None)
         if event is not None:
             event.set()
+
+    def stop(self) -> None:
+        """Warming was switched off: stop every document's warm-up, waiting or running."""
+        for uri in {*self._waiting, *self._cancels}:
+            self.cancel(uri)
 
     def yield_to_request(self) -> None:
         """A real request is about to go to the worker: the warm-ups there make way (the

@@ -172,6 +172,20 @@ function cases.inline_completion_is_wired(t)
   t.truthy(vim.lsp.inline_completion.is_enabled({ bufnr = bufnr }), "inline completion is enabled")
 end
 
+function cases.inline_completion_setting_follows_the_option(t)
+  local function sent()
+    local config = vim.lsp.config.diffill
+    return { config.init_options.diffill.inlineCompletion, config.settings.diffill.inlineCompletion }
+  end
+  -- Off by default: the server then neither answers completions nor warms contexts for them.
+  t.eq({ false, false }, sent(), "inlineCompletion with the defaults")
+  t.setup({ inline_completion = true })
+  t.eq({ true, true }, sent(), "inlineCompletion with inline_completion = true")
+  t.setup({ settings = { inlineCompletion = true, warmContext = false } })
+  t.eq({ true, true }, sent(), "an inlineCompletion in settings wins")
+  t.eq(false, vim.lsp.config.diffill.settings.diffill.warmContext, "warmContext is passed on")
+end
+
 -- The real server with the shipped model. What it writes is the model's choice, so the case
 -- checks what must hold whatever it is: the request completes without error, and an
 -- applied result replaced the TODO body and nothing above it.

@@ -24,6 +24,7 @@ export const SERVER_SETTINGS = [
   "maxContextTokens",
   "diagnostics",
   "diagnosticsDelayMs",
+  "warmContext",
   "warmContextDelayMs",
   "contextCacheEntries",
   "inlineCompletion",

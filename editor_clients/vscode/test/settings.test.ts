@@ -40,6 +40,7 @@ describe("serverSection", () => {
         device: "auto",
         steps: 8,
         threshold: 0.9,
+        warmContext: false,
         inlineCompletion: false,
         server: { command: ["diffill", "serve"] },
         trace: { server: "verbose" },
@@ -52,6 +53,7 @@ describe("serverSection", () => {
       device: "auto",
       steps: 8,
       threshold: 0.9,
+      warmContext: false,
       inlineCompletion: false,
     });
   });

@@ -35,7 +35,10 @@ end
 --- Register the server with `vim.lsp.config` and enable it for the configured filetypes.
 ---@param config diffill.Config
 function M.start(config)
-  local settings = { diffill = config.settings }
+  -- The server answers inline completion, and warms the context for it after every typing
+  -- pause, unless told otherwise: it follows `inline_completion` unless `settings` says.
+  local section = vim.tbl_extend("keep", config.settings, { inlineCompletion = config.inline_completion })
+  local settings = { diffill = section }
   -- Assigned, not merged: calling setup() again replaces lists such as filetypes.
   vim.lsp.config[M.name] = {
     cmd = config.cmd,
