@@ -17,6 +17,7 @@ from huggingface_hub.utils import filter_repo_objects
 from diffill.model import CheckpointError, hub, load
 from diffill.model.loading import model_folder
 from diffill.server.cli import main
+from diffill.server.cli.edit_commands import actor_model
 from diffill.server.cli.pull import NAMES
 
 from .open_checkpoints import dream_folder, llada_folder
@@ -101,6 +102,14 @@ def test_a_folder_of_that_name_comes_first(cache, tmp_path, monkeypatch):
     assert model_folder("LLaDA-8B") == (Path("LLaDA-8B"), "LLaDA-8B")
     folder = load("LLaDA-8B").facts.folder
     assert folder is not None and folder.resolve() == (tmp_path / "work" / "LLaDA-8B").resolve()
+
+
+def test_ray_actors_get_a_pulled_name_as_it_is(tmp_path, monkeypatch):
+    (tmp_path / "here").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert actor_model("Dream-Coder-7B") == "Dream-Coder-7B"  # each node's own cache
+    assert actor_model("here") == str(tmp_path.resolve() / "here")
+    assert actor_model(None) is None and actor_model("default") is None
 
 
 def test_pull_of_an_unknown_name_lists_the_known_ones(capsys):

@@ -230,6 +230,19 @@ def cmd_refactor(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def actor_model(model: str | None) -> str | None:
+    """What `--model` names to model actors on other nodes: None for the shipped model, a
+    pulled model's name as it is (each node finds it in its own Hugging Face cache), else
+    the folder as an absolute path."""
+    from diffill.model import hub
+
+    if model in (None, "default"):
+        return None
+    if not Path(model).exists() and hub.find(model) is not None:
+        return model
+    return str(Path(model).resolve())
+
+
 @contextmanager
 def _refactor_model(args: argparse.Namespace) -> Iterator[Backend | Runner | None]:
     """What a refactor runs on: the model loaded here, or with --ray the model actors of
@@ -239,8 +252,7 @@ def _refactor_model(args: argparse.Namespace) -> Iterator[Backend | Runner | Non
         return
     from diffill.server import cluster  # Ray itself is imported when it connects
 
-    folder = str(Path(args.model).resolve()) if args.model not in (None, "default") else None
-    spec = cluster.ModelSpec(folder)
+    spec = cluster.ModelSpec(actor_model(args.model))
     with ExitStack() as stack:
         runner: Runner | None = None
         try:
