@@ -73,6 +73,13 @@ class ModelFacts:
     # How `dtype` was chosen: {"requested", "dtype", "reason"} (`precision.Precision`).
     precision: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def dtype_reason(self) -> str:
+        """Why the model computes in `dtype`, as `diffill info` and status lines show it
+        after the dtype: "auto: this CPU has AVX512-BF16", "asked for", "auto: no fast
+        bf16 on this CPU, which has neither AMX nor AVX512-BF16"."""
+        return precisions.why(self.precision)
+
     @classmethod
     def of(
         cls,
@@ -93,6 +100,8 @@ class ModelFacts:
         dtype = precisions.of(network)
         if precision is None:
             precision = Precision("as built", dtype, "the network was given in this dtype")
+        # The facts state one decision: the weights must be in the dtype it chose.
+        assert precision.dtype == dtype, f"{precision.dtype} chosen but the network is {dtype}"
         parameters, weight_bytes = precisions.weight_stats(network)
         return cls(
             name=name,

@@ -78,19 +78,6 @@ def fast_bf16(device: torch.device) -> bool:
         return False
 
 
-def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
-    """The weights' dtype: "auto" is bf16 where it is fast (`fast_bf16`), else float32."""
-    if dtype == "auto":
-        return torch.bfloat16 if fast_bf16(device) else torch.float32
-    if dtype == "bfloat16":
-        return torch.bfloat16
-    if dtype == "float32":
-        return torch.float32
-    if dtype == "int8":
-        raise ValueError("dtype int8 (quantised linear layers) is for diffill's own models")
-    raise ValueError(f"dtype must be auto, bfloat16 or float32, not {dtype!r}")
-
-
 def matmul_tflops(device: torch.device, dtype: torch.dtype, seconds: float = 0.5) -> float:
     """Dense matrix-product throughput measured here now (TFLOP/s), the yardstick for a
     model's FLOP utilisation: square products sized for the device, timed after a warm-up."""

@@ -8,7 +8,11 @@ and `bench/results/fill_speed*.json`):
 
 - float32: exact arithmetic of the network as trained. The fastest on a CPU without bf16
   matrix units (AVX2 only, such as the AMD EPYC where this project trains): there, bf16 is
-  emulated at about an eighth of the fp32 rate.
+  emulated at about an eighth of the fp32 rate. Asked for, it is float32 throughout, also
+  on a machine whose "auto" is bf16: the weights (whatever dtype a folder stores them in,
+  or its config.json's `torch_dtype` says), the activations, and no caller's autocast
+  (open checkpoints' `network.in_weight_dtype`), so its logits are `transformers`' float32
+  ones (tests/test_hf_checkpoints.py: within 1e-4, measured 0).
 - bfloat16: weights and activations in bf16. On CUDA and on CPUs with AMX or AVX512-BF16
   (oneDNN's own test, `hardware.fast_bf16`) matrix products run 3-20x faster than fp32.
   The shipped weights are stored in bf16, so only activations lose precision. On such a
@@ -41,6 +45,8 @@ from .hardware import fast_bf16, instruction_sets
 DTYPES = ("auto", "float32", "bfloat16", "int8")
 # torch.ao's engine for x86: fbgemm for most shapes, oneDNN where it is faster.
 INT8_ENGINE = "x86"
+# The CPU's bf16 matrix units: /proc/cpuinfo's names, and as a reason shows them.
+BF16_UNITS = {"amx_bf16": "AMX-BF16", "avx512_bf16": "AVX512-BF16"}
 
 
 @dataclass(frozen=True)
@@ -82,13 +88,27 @@ def choose(requested: str, device: torch.device) -> Precision:
         return Precision(requested, requested, "asked for")
     if device.type == "cuda":
         if fast_bf16(device):
-            return Precision("auto", "bfloat16", f"{torch.cuda.get_device_name(device)} has bf16")
-        return Precision("auto", "float32", "this GPU has no fast bf16")
-    units = [name for name, present in instruction_sets().items() if present]
+            return Precision(
+                "auto", "bfloat16", f"{torch.cuda.get_device_name(device)} has fast bf16"
+            )
+        return Precision("auto", "float32", "no fast bf16 on this GPU")
     if fast_bf16(device):
-        have = [u for u in units if u in ("amx_bf16", "avx512_bf16")] or ["oneDNN's bf16 test"]
-        return Precision("auto", "bfloat16", f"bf16 matrix units: {', '.join(have)}")
-    return Precision("auto", "float32", "no AMX or AVX512-BF16: bf16 would be emulated")
+        present = instruction_sets()
+        have = [shown for name, shown in BF16_UNITS.items() if present.get(name)]
+        if not have:  # oneDNN found bf16 kernels /proc/cpuinfo does not name
+            return Precision("auto", "bfloat16", "this CPU passes oneDNN's bf16 test")
+        return Precision("auto", "bfloat16", f"this CPU has {' and '.join(have)}")
+    return Precision(
+        "auto", "float32", "no fast bf16 on this CPU, which has neither AMX nor AVX512-BF16"
+    )
+
+
+def why(precision: dict[str, str]) -> str:
+    """The reason of a precision (`Precision.to_dict()`) as a person reads it next to the
+    dtype: "auto: this CPU has AVX512-BF16", "asked for", "auto: no fast bf16 on this CPU,
+    which has neither AMX nor AVX512-BF16"; "" when nothing was recorded."""
+    reason = precision.get("reason", "")
+    return f"auto: {reason}" if precision.get("requested") == "auto" else reason
 
 
 PACKED = "weights packed for oneDNN"

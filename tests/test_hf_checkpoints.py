@@ -21,6 +21,7 @@ from diffill.model import (
     InfillRequest,
     ModelTooLarge,
     load,
+    precision,
 )
 from diffill.model.backends.open_checkpoints import HFInfiller
 from diffill.model.backends.open_checkpoints import checkpoint as hf_checkpoint
@@ -51,10 +52,17 @@ def folders(tmp_path_factory) -> dict[str, Path]:
 def infillers(folders) -> dict[str, HFInfiller]:
     # float32: the comparison with the reference is to 1e-4 (dtype "auto" may pick bf16).
     # A short span limit keeps the length probe's canvas, and so the tests, small.
-    return {
+    out = {
         name: hf_infiller.load(folder, dtype="float32", max_span_tokens=24)
         for name, folder in folders.items()
     }
+    for inf in out.values():
+        assert inf.facts.precision == {
+            "requested": "float32",
+            "dtype": "float32",
+            "reason": "asked for",
+        }
+    return out
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -68,6 +76,8 @@ def test_load_dispatches_hugging_face_folders(family, folders):
 
 def _state(folder: Path) -> dict[str, torch.Tensor]:
     index = folder / "model.safetensors.index.json"
+    if not index.is_file():
+        return load_file(str(folder / "model.safetensors"))
     files = set(json.loads(index.read_text())["weight_map"].values())
     state: dict[str, torch.Tensor] = {}
     for f in files:
@@ -129,9 +139,125 @@ def test_logits_match_transformers_with_full_attention(family, folders, infiller
         expected = torch.cat((expected[:, :1], expected[:, :-1]), dim=1)
     got = inf.logits(ids)
     assert got.shape == (2, 23, expected.shape[-1])
-    torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
+    assert (got - expected).abs().max() < 1e-4  # float32 on both sides (measured: 0)
     # and the comparison has teeth: the causal model differs
     assert (got - causal).abs().max() > 1e-2
+
+
+def _reference_logits(folder: Path, ids: torch.Tensor) -> torch.Tensor:
+    """`transformers`' float32 logits of `ids` with full attention, position i predicting
+    token i (the Dream family's shifted back by one)."""
+    ref = _reference(folder)
+    with torch.no_grad():
+        full = torch.ones(ids.shape[0], 1, ids.shape[1], ids.shape[1], dtype=torch.bool)
+        out = ref(ids, attention_mask=full).logits.float()
+    if ref.config.model_type == "llama":
+        return out
+    return torch.cat((out[:, :1], out[:, :-1]), dim=1)
+
+
+def _pretend_fast_bf16(monkeypatch, fast: bool) -> None:
+    """Make this machine look like one where bf16 is fast (or slow), for the one place
+    that decides (`precision.choose`)."""
+    monkeypatch.setattr(precision, "fast_bf16", lambda device: fast)
+
+
+@pytest.mark.parametrize("family", ["dream", "llada"])
+def test_float32_asked_for_is_float32_where_auto_would_pick_bf16(family, folders, monkeypatch):
+    """load(folder, dtype="float32") on a machine whose "auto" is bf16 (an AVX512-BF16 CPU,
+    say): float32 weights and logits within 1e-4 of transformers' float32 ones, while
+    "auto" there loads bf16 and says why."""
+    _pretend_fast_bf16(monkeypatch, True)
+    exact = load(folders[family], dtype="float32")
+    assert {p.dtype for p in exact.model.parameters()} == {torch.float32}
+    assert exact.facts.dtype == "float32" and exact.facts.dtype_reason == "asked for"
+    torch.manual_seed(0)
+    ids = torch.randint(0, exact.tokenizer.vocab_size, (2, 23))
+    expected = _reference_logits(folders[family], ids)
+    assert (exact.logits(ids) - expected).abs().max() < 1e-4
+
+    auto = load(folders[family])
+    assert {p.dtype for p in auto.model.parameters()} == {torch.bfloat16}
+    assert auto.facts.dtype == auto.facts.precision["dtype"] == "bfloat16"
+    assert auto.facts.dtype_reason.startswith("auto: ")
+    # bf16 is what made the logits differ: far more than float32's rounding
+    assert (auto.logits(ids) - expected).abs().max() > 1e-3
+
+
+def test_auto_is_float32_where_bf16_is_slow_and_the_weights_agree(folders, monkeypatch):
+    """The weights are cast by the same decision the facts state: where bf16 is slow,
+    "auto" loads float32 (also on this machine, whatever its CPU), and the facts say so."""
+    _pretend_fast_bf16(monkeypatch, False)
+    inf = load(folders["dream"])
+    assert {p.dtype for p in inf.model.parameters()} == {torch.float32}
+    assert inf.facts.dtype == inf.facts.precision["dtype"] == "float32"
+    assert (
+        inf.facts.dtype_reason
+        == "auto: no fast bf16 on this CPU, which has neither AMX nor AVX512-BF16"
+    )
+
+
+def test_float32_ignores_an_ambient_autocast(folders, infillers):
+    """A caller's bf16 autocast (a training loop's, an evaluation's) does not reach a model
+    asked to run in float32: its matrix products stay float32."""
+    inf = infillers["dream"]
+    torch.manual_seed(0)
+    ids = torch.randint(0, inf.tokenizer.vocab_size, (2, 23))
+    expected = _reference_logits(folders["dream"], ids)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = inf.logits(ids)
+        row = hf_infiller._Row(0, ids[0].tolist(), 3, 5)
+        fn, canvas, _ = inf._canvas_logits_fn([row])
+        slots = fn(canvas)
+    assert (got - expected).abs().max() < 1e-4
+    assert slots.dtype == torch.float32
+    assert (slots[0].float() - expected[0, 3:8]).abs().max() < 1e-4
+
+
+def test_bf16_weights_and_config_load_as_float32_when_asked(tmp_path):
+    """A published checkpoint stores bf16 tensors and says `torch_dtype: bfloat16` in its
+    config.json; neither overrides a float32 request (the weights are widened exactly)."""
+    folder = dream_folder(tmp_path / "m", "dream", shards=1)
+    assert json.loads((folder / "config.json").read_text())["torch_dtype"] == "bfloat16"
+    path = folder / "model.safetensors"
+    from safetensors.torch import save_file
+
+    save_file({k: v.to(torch.bfloat16) for k, v in load_file(str(path)).items()}, str(path))
+    inf = load(folder, dtype="float32")
+    assert {p.dtype for p in inf.model.parameters()} == {torch.float32}
+    torch.manual_seed(0)
+    ids = torch.randint(0, inf.tokenizer.vocab_size, (2, 23))
+    assert (inf.logits(ids) - _reference_logits(folder, ids)).abs().max() < 1e-4
+
+
+def test_open_checkpoints_refuse_int8_with_the_reason(folders):
+    with pytest.raises(ValueError, match=r"int8.*diffill's own models"):
+        load(folders["dream"], dtype="int8")
+
+
+def test_info_says_which_precision_was_picked_and_why(folders, monkeypatch, capsys):
+    from diffill.server.cli import main
+
+    folder = str(folders["dream"])
+    _pretend_fast_bf16(monkeypatch, True)
+    monkeypatch.setattr(
+        precision, "instruction_sets", lambda: {"avx512_bf16": True, "amx_bf16": False}
+    )
+    assert main(["info", "--model", folder]) == 0
+    assert "\ndtype        bfloat16 (auto: this CPU has AVX512-BF16)\n" in capsys.readouterr().out
+    assert main(["info", "--model", folder, "--dtype", "float32"]) == 0
+    assert "\ndtype        float32 (asked for)\n" in capsys.readouterr().out
+    assert main(["info", "--model", folder, "--dtype", "float32", "--json"]) == 0
+    facts = json.loads(capsys.readouterr().out)
+    assert (facts["dtype"], facts["dtype_reason"]) == ("float32", "asked for")
+    assert facts["precision"] == {"requested": "float32", "dtype": "float32", "reason": "asked for"}
+    _pretend_fast_bf16(monkeypatch, False)
+    assert main(["info", "--model", folder, "--json"]) == 0
+    facts = json.loads(capsys.readouterr().out)
+    assert facts["dtype"] == "float32"
+    assert facts["dtype_reason"] == (
+        "auto: no fast bf16 on this CPU, which has neither AMX nor AVX512-BF16"
+    )
 
 
 @pytest.mark.parametrize("family", FAMILIES)

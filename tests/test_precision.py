@@ -5,6 +5,8 @@ server's `diffill.dtype`)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 from torch import nn
@@ -42,8 +44,37 @@ def test_auto_is_bf16_exactly_where_bf16_is_fast(monkeypatch):
     assert (fast.requested, fast.dtype) == ("auto", "bfloat16")
     monkeypatch.setattr(precision, "fast_bf16", lambda device: False)
     slow = precision.choose("auto", cpu)
-    assert slow.dtype == "float32" and "emulated" in slow.reason
+    assert slow.dtype == "float32" and "no fast bf16" in slow.reason
     assert precision.choose("int8", cpu).dtype == "int8"  # never automatic, always allowed
+
+
+@pytest.mark.parametrize(
+    ("units", "reason"),
+    [
+        ({"avx512_bf16": True, "amx_bf16": False}, "this CPU has AVX512-BF16"),
+        ({"avx512_bf16": True, "amx_bf16": True}, "this CPU has AMX-BF16 and AVX512-BF16"),
+        ({}, "this CPU passes oneDNN's bf16 test"),
+    ],
+)
+def test_the_reason_names_the_bf16_units(monkeypatch, units, reason):
+    monkeypatch.setattr(precision, "fast_bf16", lambda device: True)
+    monkeypatch.setattr(precision, "instruction_sets", lambda: units)
+    chosen = precision.choose("auto", torch.device("cpu"))
+    assert chosen.reason == reason
+    assert precision.why(chosen.to_dict()) == f"auto: {reason}"
+    assert precision.why(precision.choose("float32", torch.device("cpu")).to_dict()) == "asked for"
+
+
+def test_info_shows_the_dtype_and_its_reason(folder, capsys):
+    from diffill.server.cli import main
+
+    assert main(["info", "--model", str(folder), "--dtype", "float32"]) == 0
+    assert "\ndtype        float32 (asked for)\n" in capsys.readouterr().out
+    assert main(["info", "--model", str(folder), "--json"]) == 0
+    facts = json.loads(capsys.readouterr().out)
+    expected = precision.choose("auto", torch.device("cpu"))
+    assert facts["dtype"] == expected.dtype == facts["precision"]["dtype"]
+    assert facts["dtype_reason"].startswith(f"auto: {expected.reason}")
 
 
 def test_unknown_dtypes_and_int8_off_the_cpu_are_refused():

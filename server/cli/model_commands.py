@@ -46,6 +46,8 @@ def cmd_info(args: argparse.Namespace) -> int:
             "parameters": facts.parameters,
             "device": facts.hardware,
             "dtype": facts.dtype,
+            "dtype_reason": facts.dtype_reason,
+            "precision": facts.precision,
             "config": facts.config,
             "training": facts.training,
         }
@@ -58,7 +60,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"model        {facts.folder}")
     print(f"parameters   {facts.parameters:,} ({facts.parameters / 1e6:.1f}M)")
     print(f"device       {facts.hardware}")
-    print(f"dtype        {facts.dtype}")
+    # "bfloat16 (auto: this CPU has AVX512-BF16)", "float32 (asked for)"
+    print(f"dtype        {facts.dtype} ({facts.dtype_reason})")
     info = facts.training
     if info:
         tokens = info.get("tokens_seen")

@@ -30,7 +30,7 @@ import torch
 
 from ... import precision as precisions
 from ...backend import InfillError, ModelFacts
-from ...hardware import resolve_device, resolve_dtype
+from ...hardware import resolve_device
 from ...precision import Precision
 from ...requests import LENGTH_QUANTILES, CanvasBackend, ContextIds, Row
 from ...sampler import CancelHandle, DenoiseResult, SamplerOptions, Step
@@ -234,15 +234,20 @@ def load(
     """Load a Hugging Face-format diffusion checkpoint folder as an `HFInfiller`.
 
     device: "cpu", "cuda[:N]" or "auto" (CUDA when available).
-    dtype: "auto" (bfloat16 where it is fast, e.g. on a GPU; else float32), "bfloat16"
-        or "float32".
+    dtype: "auto" (bfloat16 where it is fast: CUDA, or a CPU with AMX or AVX512-BF16;
+        else float32), "bfloat16" or "float32". float32 is the network's exact
+        arithmetic (weights, activations, no autocast), as `transformers` computes it in
+        float32; `facts.precision` says what was chosen and why. ValueError for int8.
     max_context_tokens: at most what the model's window leaves beside the span (the default).
     Raises `CheckpointError` (or its `ModelTooLarge`) naming what is wrong with the folder.
     """
     dev = resolve_device(device)
-    torch_dtype = resolve_dtype(dtype, dev)
+    # One decision for the weights, the arithmetic and the facts (`precision.choose`);
+    # config.json's torch_dtype (the dtype the weights were published in) has no say.
     chosen = precisions.choose(dtype, dev)
-    ckpt = open_checkpoint.load(folder, dev, torch_dtype)
+    if chosen.dtype == "int8":
+        raise ValueError("dtype int8 (quantised linear layers) is for diffill's own models")
+    ckpt = open_checkpoint.load(folder, dev, chosen.weight_dtype)
     return HFInfiller(
         ckpt.model,
         ckpt.tokenizer,

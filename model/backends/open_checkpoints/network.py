@@ -110,6 +110,13 @@ class Block(nn.Module):
         return x + self.down(F.silu(self.gate(h)) * self.up(h))  # SwiGLU (Shazeer 2020)
 
 
+def in_weight_dtype(device: torch.device) -> torch.autocast:
+    """The network computes in the dtype its weights were loaded in (`precision.choose`),
+    also under a caller's autocast: float32 asked for stays float32 (transformers' exact
+    arithmetic), and nothing but the load decides bf16. This network only ever infers."""
+    return torch.autocast(device.type, enabled=False)
+
+
 class BidirectionalDecoder(nn.Module):
     def __init__(self, cfg: DecoderConfig) -> None:
         super().__init__()
@@ -140,16 +147,18 @@ class BidirectionalDecoder(nn.Module):
         mask = None
         if valid is not None and not bool(valid.all()):
             mask = valid[:, None, None, :]
-        x = self.embed(tokens)
-        for layer in self.layers:
-            x = layer(x, cos, sin, mask)
-        return self.norm(x)
+        with in_weight_dtype(tokens.device):
+            x = self.embed(tokens)
+            for layer in self.layers:
+                x = layer(x, cos, sin, mask)
+            return self.norm(x)
 
     def logits(self, h: torch.Tensor) -> torch.Tensor:
         """(…, C) hidden states -> (…, vocab_size) logits."""
-        if self.head is None:
-            return F.linear(h, self.embed.weight)
-        return self.head(h)
+        with in_weight_dtype(h.device):
+            if self.head is None:
+                return F.linear(h, self.embed.weight)
+            return self.head(h)
 
     def forward(self, tokens: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
         return self.logits(self.hidden(tokens, valid))
