@@ -297,8 +297,13 @@ def test_two_phases_through_the_cli_then_load_infill_and_evaluate(small_corpus, 
         "--init",
         str(tmp_path / "ar" / "model"),
     )
+    # Phase 1 trained next-token prediction, so its folder decodes one token a block.
+    phase1 = json.loads((tmp_path / "ar" / "model" / "config.json").read_text())
+    assert phase1["layout"]["block_size"] == 1
     log = [json.loads(x) for x in (tmp_path / "bd" / "train_log.jsonl").read_text().splitlines()]
     final = log[-1]
+    # The tokens behind the weights add up over the --init lineage.
+    assert final["tokens_total"] == phase1["info"]["tokens_total"] + final["tokens_seen"]
     assert final["objective"] == "block-mixed" and final["tokens_seen"] >= 2000
     assert {"ar_ce", "diff_ce"} <= set(final["heldout"])
     config = json.loads((tmp_path / "bd" / "model" / "config.json").read_text())
@@ -396,3 +401,27 @@ def test_sampling_options_reach_the_block_decoder(model, tok):
     assert batched.tokens == fixed.tokens
     with pytest.raises(ValueError, match="unknown sampler option"):
         inf.infill(PREFIX, SUFFIX, temprature=1.0)
+
+
+def test_blocks_of_one_token_decode_as_the_causal_lm_reads_and_leave_the_cache_exact(model, tok):
+    """Block size 1 is next-token prediction: each token is the argmax of a fresh causal
+    pass over the context and the tokens written so far (what `block-ar` trains), and the
+    context's cached keys and values afterwards are those of a fresh encode."""
+    inf = make(model, tok, block_size=1)
+    got = inf.infill(PREFIX, SUFFIX, length=12)
+    ctx = inf.context(PREFIX, SUFFIX)
+    seq = list(ctx)
+    for _ in range(12):
+        h, _ = inf.model.hidden(torch.tensor([seq]), torch.arange(len(seq))[None], causal=True)
+        nxt = inf.model.token_logits(h)[0, -1]  # the output at the last token: the next one
+        nxt[sorted(tok.special_ids)] = float("-inf")  # under the fixed length, <end> too
+        seq.append(int(nxt.argmax()))
+    assert got.tokens == seq[len(ctx) :]
+    assert got.steps == 12
+    entry = inf.cache.entries[0]
+    fresh = make(model, tok, block_size=1)
+    fresh_entry, _ = fresh.cache.encode(ctx)
+    for k, k0 in zip(entry.buffer.k, fresh_entry.buffer.k):
+        assert torch.equal(k[:, :, : len(ctx)], k0[:, :, : len(ctx)])
+    again = inf.infill(PREFIX, SUFFIX, length=12)
+    assert again.context_computed == 0 and again.tokens == got.tokens

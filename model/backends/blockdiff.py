@@ -209,6 +209,11 @@ def decode(
     """
     if block_size < 1:
         raise ValueError("block size must be >= 1")
+    if block_size == 1 and canvas is None:
+        return _decode_causal(
+            model, entry, n_context, ids, forbidden, options, max_tokens, min_tokens,
+            on_step, cancel,
+        )
     device = entry.buffer.k[0].device
     gen = torch.Generator(device="cpu").manual_seed(options.seed)
     out: list[int] = []
@@ -292,6 +297,71 @@ def decode(
         out = [out[k] for k in keep]
         conf_out = [conf_out[k] for k in keep]
     return BlockResult(out, conf_out, steps, calls, ended)
+
+
+def _decode_causal(
+    model: DiffusionLM,
+    entry: _Entry,
+    n_context: int,
+    ids: fim.FimTokens,
+    forbidden: torch.Tensor,
+    options: SamplerOptions,
+    max_tokens: int,
+    min_tokens: int,
+    on_step: Callable[[list[int], Step], None] | None,
+    cancel: CancelHandle | None,
+) -> BlockResult:
+    """Blocks of one token are next-token prediction: the middle written left to right,
+    each token read from the causal stream's output at the token before it, exactly as
+    the AR phase (`block-ar`) trains it.
+
+    A one-token block run as a group would also show the anchor its own cached copy and a
+    <mask> after it, which an AR-trained network never saw; here each step is one causal
+    token and costs one call (a group step and its encode cost two).
+    """
+    buffer = entry.buffer
+    device = buffer.k[0].device
+    gen = torch.Generator(device="cpu").manual_seed(options.seed)
+    # The first step recomputes the context's last token (<mid>) in its own slot to get
+    # its output; the cached keys and values there are put back afterwards, so the cache
+    # stays bit for bit what a fresh encode leaves.
+    last = n_context - 1
+    kept = [(k[:, :, last].clone(), v[:, :, last].clone()) for k, v in zip(buffer.k, buffer.v)]
+    out: list[int] = []
+    conf_out: list[float] = []
+    ended = False
+    token, slot = entry.ids[last], last
+    try:
+        while len(out) < max_tokens and slot + 1 < buffer.capacity:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled()
+            h, _ = model.hidden(
+                torch.tensor([[token]], device=device),
+                torch.tensor([[slot]], device=device),
+                None,
+                buffer,
+                slot,
+            )
+            logits = model.token_logits(h[:, -1:]).float()  # (1, 1, V)
+            logits[..., forbidden] = float("-inf")
+            if len(out) < min_tokens:
+                logits[..., ids.end] = float("-inf")
+            x0, conf, _ = propose(logits, options, gen)
+            token = int(x0[0, 0])
+            if token == ids.end:
+                ended = True
+                break
+            out.append(token)
+            conf_out.append(float(conf[0, 0]))
+            slot += 1
+            if on_step is not None:
+                on_step(list(out), Step(len(out), x0.clone(), 0))
+    finally:
+        for (k, v), (k0, v0) in zip(zip(buffer.k, buffer.v), kept):
+            k[:, :, last] = k0
+            v[:, :, last] = v0
+    steps = len(out) + int(ended)
+    return BlockResult(out, conf_out, steps, steps, ended)
 
 
 def _step(index: int, block: torch.Tensor, masked: torch.Tensor) -> Step:

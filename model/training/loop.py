@@ -229,6 +229,7 @@ def train(opts: TrainOptions, log: Callable[[str], None] = print) -> Path:
     model = DiffusionLM(cfg).to(device)
     if opts.init and not state_path.is_file():
         _warm_start(model, opts.init, log if rank == 0 else lambda _: None)
+    tokens_before = _tokens_total(opts.init) if opts.init else 0
     optimizer = _make_optimizer(model, opts)
     step, tokens_seen, total_steps, elapsed_before = 0, 0, opts.steps, 0.0
     if state_path.is_file():
@@ -310,9 +311,13 @@ def train(opts: TrainOptions, log: Callable[[str], None] = print) -> Path:
         layout = None
         if opts.block_model:
             info["init"] = opts.init
+            # Everything these weights have been trained on, the --init lineage included
+            # (a run carried from session to session through the shipped weights).
+            info["tokens_total"] = tokens_before + tokens_seen
             layout = {
                 "fim_order": opts.fim_order,
-                "block_size": opts.block_size,
+                # The AR phase trains next-token prediction: it decodes one token a block.
+                "block_size": 1 if opts.objective == "block-ar" else opts.block_size,
                 "context_tokens": opts.seq_tokens,
             }
         checkpoint.save(model_dir, model, tok, info=info, layout=layout)
@@ -446,6 +451,12 @@ def _warm_start(model: DiffusionLM, folder: str, log: Callable[[str], None]) -> 
         f"warm start from {folder}: {copied} tensors"
         + (f", not in it: {skipped}" if skipped else "")
     )
+
+
+def _tokens_total(folder: str) -> int:
+    """The tokens a model folder's weights were trained on, earlier --init runs included."""
+    info = checkpoint.read_config(Path(folder)).get("info") or {}
+    return int(info.get("tokens_total", info.get("tokens_seen", 0)))
 
 
 def _estimate_total(step: int, first_step: int, t_start: float, deadline: float) -> int:
