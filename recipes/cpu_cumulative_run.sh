@@ -1,23 +1,32 @@
 #!/usr/bin/env bash
 # The cumulative CPU run (issue 23): the block model's AR+FIM phase (`block-ar`, SPM) at the
-# shipped size, warm-started from the shipped v1 weights, trained in the background of every
-# session and resumed exactly from its last saved state (model, AdamW moments, step, tokens
-# seen; the learning-rate schedule is fixed by the token budget, so a resumed run continues
-# the same curve). Low priority (nice 15), so the session's other work goes first.
+# shipped size, trained in the background of every session, at low priority (nice 15) so
+# the session's other work goes first.
 #
 #   bash recipes/cpu_cumulative_run.sh            # start or resume; returns at once
 #   tail -f "$RUN/out/train_log.jsonl"              # tokens/s and MFU of every log line
+#   bash recipes/cpu_cumulative_eval.sh            # the run's model against the shipped one
 #
-# RUN (default /work/runs/cumulative-v2) holds the corpus (built once from this machine's
+# Each session's machine is new, so the run crosses sessions through the shipped weights:
+#   - on a machine that still holds $RUN/out/train_state.pt the leg resumes exactly (model,
+#     AdamW moments, step, tokens seen, the same learning-rate curve);
+#   - otherwise a new leg starts from INIT (default: the shipped model, which is the run's
+#     last leg once one has beaten the shipped default; before that, v1), with fresh AdamW
+#     moments after a short warm-up. The folder's info.tokens_total adds up every leg.
+# A leg lasts MINUTES of training (default 120) and its learning rate decays (cosine, to a
+# tenth) over exactly that time, so it ends ready to evaluate and, if it wins, to ship.
+#
+# RUN (default /work/runs/cumulative) holds the corpus (built once from this machine's
 # Python standard library and the venv's installed packages, with the shipped tokenizer)
-# and the run folder out/ (model/, train_state.pt, train_log.jsonl). It lives outside the
-# work tree: the repository stays lean; weights are committed only when they beat the
-# shipped default. A machine handed to the next session keeps it; a new machine starts
-# the run again from the shipped weights (the note says how many tokens were lost).
+# and the leg's folder out/ (model/, train_state.pt, train_log.jsonl). It lives outside the
+# work tree: the repository stays lean, and weights are committed only when they beat the
+# shipped default on the held-out sets (at most once a session).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUN="${RUN:-/work/runs/cumulative-v2}"
+RUN="${RUN:-/work/runs/cumulative}"
 PY="${PY:-.venv/bin/python}"
+MINUTES="${MINUTES:-120}"
+INIT="${INIT:-model/weights/default}"
 mkdir -p "$RUN"
 STDLIB="$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')"
 SITE="$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
@@ -26,11 +35,16 @@ if [ -f "$RUN/train.pid" ] && kill -0 "$(cat "$RUN/train.pid")" 2>/dev/null; the
     echo "already running: pid $(cat "$RUN/train.pid")"
     exit 0
 fi
+# --init is read only by a new leg (a saved state wins); copy it, since the shipped folder
+# may be replaced by this very run's weights while the leg goes on.
+if [ ! -f "$RUN/out/train_state.pt" ]; then
+    rm -rf "$RUN/init" && cp -r "$INIT" "$RUN/init"
+fi
 nohup nice -n 15 "$PY" -m diffill.server.cli train \
     --corpus "$STDLIB" "$SITE" --corpus-dir "$RUN/corpus" --out "$RUN/out" \
     --tokenizer model/weights/default/tokenizer.json \
     --objective block-ar --fim-order spm --block-size 16 --size base \
-    --init model/weights/default --tokens 200e6 --batch-size 8 --seq-tokens 512 \
+    --init "$RUN/init" --minutes "$MINUTES" --batch-size 8 --seq-tokens 512 \
     --lr 6e-4 --warmup-steps 50 --save-minutes 5 --precision auto \
     >>"$RUN/train.out" 2>&1 &
 echo $! >"$RUN/train.pid"

@@ -3,23 +3,37 @@ Language Server tests' `client` and `editor`."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import pytest_lsp
 import torch
 from pytest_lsp import ClientServerConfig, LanguageClient
+from tokenizers import Tokenizer
 
 from diffill.model import DEFAULT_MODEL
 from diffill.model.backends.mdlm import Infiller
 from diffill.model.backends.transformer import DiffusionLM, ModelConfig, config_for_size
 from diffill.model.checkpoint import Checkpoint
+from diffill.model.fim import FIM_SPECIAL_TOKENS
 from diffill.model.tokenizer import CodeTokenizer
 
 from .lsp_harness import CLIENTS, Editor, gate_path, server_command, server_env
 
 
+def base_tokenizer() -> CodeTokenizer:
+    """The shipped tokenizer without the block model's FIM sentinels, as v1 shipped it:
+    the tiny v1-family networks of the tests keep one vocabulary whichever family ships."""
+    data = json.loads((DEFAULT_MODEL / "tokenizer.json").read_text())
+    data["added_tokens"] = [
+        t for t in data["added_tokens"] if t["content"] not in FIM_SPECIAL_TOKENS
+    ]
+    return CodeTokenizer(Tokenizer.from_str(json.dumps(data)))
+
+
 @pytest.fixture(scope="session")
 def tokenizer() -> CodeTokenizer:
-    return CodeTokenizer.from_file(DEFAULT_MODEL / "tokenizer.json")
+    return base_tokenizer()
 
 
 def tiny_model(vocab_size: int, seed: int = 0, **overrides) -> DiffusionLM:

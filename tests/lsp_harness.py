@@ -181,15 +181,13 @@ def recording(backend_class: type) -> type:
 
 
 def tiny_infiller() -> Any:
-    """The tiny random network of conftest.py (v1) with the shipped tokenizer."""
-    from diffill.model import DEFAULT_MODEL
+    """The tiny random network of conftest.py (v1) with v1's tokenizer."""
     from diffill.model.backends.mdlm import Infiller
     from diffill.model.checkpoint import Checkpoint
-    from diffill.model.tokenizer import CodeTokenizer
 
-    from .conftest import tiny_model
+    from .conftest import base_tokenizer, tiny_model
 
-    tokenizer = CodeTokenizer.from_file(DEFAULT_MODEL / "tokenizer.json")
+    tokenizer = base_tokenizer()
     net = tiny_model(tokenizer.vocab_size, span_positions=48)
     return recording(Infiller)(Checkpoint(net, tokenizer), "tiny-random")
 

@@ -48,7 +48,7 @@ def folders(tmp_path_factory, tokenizer) -> dict[str, Path]:
 
 
 FAMILIES = {
-    "default": "diffill-mdlm",
+    "default": checkpoint.read_config(DEFAULT_MODEL)["model_type"],  # whichever ships
     "mdlm": "diffill-mdlm",
     "ar": "diffill-fim-ar",
     "open": "dream",

@@ -22,7 +22,7 @@ from diffill.model.training import blockdiff as bdo
 from diffill.model.training.corpus import build
 from diffill.server import cli
 
-from .conftest import CancelAfter, tiny_model
+from .conftest import CancelAfter, base_tokenizer, tiny_model
 
 SHIPPED_TOKENIZER = DEFAULT_MODEL / "tokenizer.json"
 STDLIB = Path(shutil.__file__).parent
@@ -35,7 +35,7 @@ SUFFIX = "\n\n\nprint(perimeter(2.0))\n"
 
 @pytest.fixture(scope="module")
 def tok() -> CodeTokenizer:
-    return CodeTokenizer.from_file(SHIPPED_TOKENIZER).with_fim_tokens()
+    return base_tokenizer().with_fim_tokens()
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +52,7 @@ def make(model, tok, block_size=8, **kw) -> BlockInfiller:
 
 
 def test_fim_tokens_are_appended_and_never_come_from_text(tok):
-    base = CodeTokenizer.from_file(SHIPPED_TOKENIZER)
+    base = base_tokenizer()
     assert tok.vocab_size == base.vocab_size + 2
     assert {tok.suf_id, tok.pre_id} == {base.vocab_size, base.vocab_size + 1}
     assert tok.encode("x <suf> <pre>") == base.encode("x <suf> <pre>")

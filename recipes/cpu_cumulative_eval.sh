@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The cumulative run's model against the shipped default, on three held-out single-line
+# sets, both decoded the way they ship (balanced preset, 512 context tokens):
+#   local   50 single lines from the held-out files of this machine's corpus ($RUN/corpus;
+#           `evaluation.corpus_tasks`, seed 0: the same on a machine with the same packages)
+#   device  the first 50 single-line tasks of recipes/runs/2026-11-26-h200/heldout_tasks.jsonl
+#           (held-out files of the accelerator machine's Python 3.12 packages)
+#   exec    every sixth single-line task of bench/tasks/exec_tasks.jsonl (100, pass@1 too)
+#
+#   bash recipes/cpu_cumulative_eval.sh [MODEL]     # default $RUN/out/model
+#
+# Writes $RUN/eval/<set>_<candidate|shipped>.json and prints exact match, edit similarity,
+# parse rate and pass@1 side by side; exits 0 when the candidate beats the shipped model
+# (more exact matches over the three sets, and no set with fewer or a lower edit
+# similarity), else 1. Set SHIPPED_JSON_DIR
+# to reuse the shipped model's figures from an earlier call.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUN="${RUN:-/work/runs/cumulative}"
+PY="${PY:-.venv/bin/python}"
+MODEL="${1:-$RUN/out/model}"
+EVAL="$RUN/eval"
+mkdir -p "$EVAL"
+
+"$PY" - "$RUN" "$EVAL" <<'EOF'
+import json, sys
+from pathlib import Path
+from diffill.model.evaluation import corpus_tasks, write_tasks
+run, out = Path(sys.argv[1]), Path(sys.argv[2])
+if not (out / "local.jsonl").is_file():
+    tasks = [t for t in corpus_tasks([run / "corpus"], per_kind=50, seed=0) if t.kind == "single_line"]
+    write_tasks(tasks, out / "local.jsonl")
+rows = [json.loads(x) for x in open("recipes/runs/2026-11-26-h200/heldout_tasks.jsonl")]
+single = [r for r in rows if r["task_id"].startswith("single_line/")][:50]
+(out / "device.jsonl").write_text("".join(json.dumps(r) + "\n" for r in single))
+rows = [json.loads(x) for x in open("bench/tasks/exec_tasks.jsonl")]
+single = [r for r in rows if not r["task_id"].endswith("/body")][::6]
+(out / "exec.jsonl").write_text("".join(json.dumps(r) + "\n" for r in single))
+EOF
+
+for set in local device exec; do
+    "$PY" -m diffill.server.cli eval --tasks "$EVAL/$set.jsonl" --model "$MODEL" \
+        --max-context 512 --json "$EVAL/${set}_candidate.json" >/dev/null
+    if [ -n "${SHIPPED_JSON_DIR:-}" ]; then
+        cp "$SHIPPED_JSON_DIR/${set}_shipped.json" "$EVAL/${set}_shipped.json"
+    elif [ ! -f "$EVAL/${set}_shipped.json" ]; then
+        "$PY" -m diffill.server.cli eval --tasks "$EVAL/$set.jsonl" --max-context 512 \
+            --json "$EVAL/${set}_shipped.json" >/dev/null
+    fi
+done
+
+"$PY" - "$EVAL" <<'EOF'
+import json, sys
+from pathlib import Path
+out = Path(sys.argv[1])
+worse = 0
+wins = 0
+print(f"{'set':8} {'model':10} {'exact':>7} {'edit sim':>9} {'parse':>7} {'pass@1':>7}")
+for s in ("local", "device", "exec"):
+    figs = {}
+    for who in ("shipped", "candidate"):
+        f = json.loads((out / f"{s}_{who}.json").read_text())["summary"]["single_line"]
+        figs[who] = f
+        p = "-" if f["pass_at_1"] is None else f"{f['pass_at_1']:.1%}"
+        print(f"{s:8} {who:10} {f['exact_match']:7.1%} {f['edit_similarity']:9.3f} "
+              f"{f['parse_rate']:7.1%} {p:>7}")
+    n = figs["candidate"]["tasks"]
+    d = round((figs["candidate"]["exact_match"] - figs["shipped"]["exact_match"]) * n)
+    wins += d
+    # A set is worse with fewer exact matches or a lower edit similarity: a model that
+    # guesses a few more lines but writes worse code elsewhere does not ship.
+    worse += d < 0 or figs["candidate"]["edit_similarity"] < figs["shipped"]["edit_similarity"]
+print(f"exact matches gained over the three sets: {wins:+d}; sets worse: {worse}")
+sys.exit(0 if wins > 0 and not worse else 1)
+EOF
