@@ -132,7 +132,7 @@ class PackedWeight:
 
     `F.linear` on a bf16 CPU tensor reorders the weight at every call. At the 1 to 256 rows
     of a denoising step that reorder costs as much as the product: the same kernel on the
-    packed weight is 1.4-2.2x faster there and gives the same bits (README, Speed). The
+    packed weight is 1.4-2.2x faster there and gives the same bits (docs/speed.md). The
     packed copy is a cache of the weight: not used once the weight has changed in place,
     for inputs of another dtype, under autograd, or while compiling (Inductor packs on its
     own), where `F.linear` runs as before."""
