@@ -1,12 +1,16 @@
 """Training speed: tokens/s and model-FLOP utilisation (MFU) of one optimizer step of the
-block model's AR phase (`block-ar`: causal FIM next-token loss, AdamW, gradient clipping),
+block model's AR phase (`block-ar`: causal FIM next-token loss, gradient clipping, AdamW or
+Muon),
 against the dense matmul throughput measured on the same machine in the same run.
 
     python -m bench.train_speed --size base --precision fp32 bf16 --batch 8 --seq 512
+    python -m bench.train_speed --size base --optimizer adamw muon
 
 MFU counts 6·N FLOPs per token for the parameters (tied output projection included: it is
 a real matmul) plus 12·layers·T·dim for attention (Kaplan et al. 2020; PaLM's appendix B),
 divided by the measured throughput of `matmul_tflops` in the dtype the step computes in.
+Muon's Newton-Schulz iterations are work the optimizer adds, not model FLOPs: they show
+as a longer step and a lower MFU.
 Random tokens: this measures the network and the optimizer, not the data pipeline (the
 train log's tokens/s includes that). Figures go to bench/results/train_speed[_LABEL].json.
 """
@@ -21,7 +25,7 @@ import torch
 from diffill.model.backends.transformer import DiffusionLM, config_for_size
 from diffill.model.hardware import matmul_tflops
 from diffill.model.training.blockdiff import IGNORE, BlockBatch, block_loss
-from diffill.model.training.loop import step_flops_per_token
+from diffill.model.training.loop import make_optimizer, step_flops_per_token
 
 from .machine import save
 
@@ -42,11 +46,13 @@ def random_batch(vocab: int, batch: int, seq: int, seed: int) -> BlockBatch:
     )
 
 
-def measure(size: str, precision: str, batch: int, seq: int, steps: int, compile_: bool):
+def measure(
+    size: str, precision: str, optimizer: str, batch: int, seq: int, steps: int, compile_: bool
+):
     torch.manual_seed(0)
     cfg = config_for_size(size, 8194)
     model = DiffusionLM(cfg)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95))
+    opt = make_optimizer(model, optimizer, lr=1e-4, weight_decay=0.1)
     bf16 = precision == "bf16"
     loss_fn = torch.compile(block_loss) if compile_ else block_loss
     b = random_batch(cfg.vocab_size, batch, seq, 0)
@@ -74,6 +80,7 @@ def measure(size: str, precision: str, batch: int, seq: int, steps: int, compile
         "size": size,
         "parameters": model.num_parameters(),
         "precision": precision,
+        "optimizer": optimizer,
         "compiled": compile_,
         "batch": batch,
         "seq": seq,
@@ -90,6 +97,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", nargs="+", default=["base"])
     ap.add_argument("--precision", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
+    ap.add_argument("--optimizer", nargs="+", default=["adamw"], choices=["adamw", "muon"])
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--seq", type=int, default=512)
     ap.add_argument("--steps", type=int, default=5)
@@ -102,9 +110,12 @@ def main() -> None:
     rows = []
     for size in args.size:
         for precision in args.precision:
-            row = measure(size, precision, args.batch, args.seq, args.steps, args.compile)
-            print(row, flush=True)
-            rows.append(row)
+            for optimizer in args.optimizer:
+                row = measure(
+                    size, precision, optimizer, args.batch, args.seq, args.steps, args.compile
+                )
+                print(row, flush=True)
+                rows.append(row)
     name = "train_speed" + (f"_{args.label}" if args.label else "")
     print(save(name, {"rows": rows}))
 

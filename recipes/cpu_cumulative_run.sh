@@ -27,6 +27,7 @@ RUN="${RUN:-/work/runs/cumulative}"
 PY="${PY:-.venv/bin/python}"
 MINUTES="${MINUTES:-120}"
 INIT="${INIT:-model/weights/default}"
+OPTIMIZER="${OPTIMIZER:-adamw}"  # or muon (docs/training.md: the Muon arm)
 mkdir -p "$RUN"
 STDLIB="$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')"
 SITE="$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
@@ -45,7 +46,7 @@ nohup nice -n 15 "$PY" -m diffill.server.cli train \
     --tokenizer model/weights/default/tokenizer.json \
     --objective block-ar --fim-order spm --block-size 16 --size base \
     --init "$RUN/init" --minutes "$MINUTES" --batch-size 8 --seq-tokens 512 \
-    --lr 6e-4 --warmup-steps 50 --save-minutes 5 --precision auto \
+    --lr 6e-4 --warmup-steps 50 --save-minutes 5 --precision auto --optimizer "$OPTIMIZER" \
     >>"$RUN/train.out" 2>&1 &
 echo $! >"$RUN/train.pid"
 echo "started pid $! (log: $RUN/train.out, $RUN/out/train_log.jsonl)"

@@ -74,10 +74,15 @@ def test_train_log_reports_tokens_per_second_and_mfu(tmp_path):
     steps = [x for x in lines if "step" in x and "event" not in x]
     assert steps, lines
     assert all(x["tokens_per_s"] > 0 and x["mfu"] > 0 for x in steps)
+    assert all(x["matmul_tflops"] > 0 for x in steps)  # the yardstick each MFU is against
 
 
 def test_the_benchmark_measures_a_real_step():
-    row = train_speed.measure("tiny", "fp32", batch=2, seq=64, steps=1, compile_=False)
-    assert row["parameters"] > 0 and row["tokens_per_s"] > 0 and row["mfu"] > 0
+    for optimizer in ("adamw", "muon"):
+        row = train_speed.measure(
+            "tiny", "fp32", optimizer, batch=2, seq=64, steps=1, compile_=False
+        )
+        assert row["optimizer"] == optimizer
+        assert row["parameters"] > 0 and row["tokens_per_s"] > 0 and row["mfu"] > 0
     batch = train_speed.random_batch(100, 2, 8, 0)
     assert torch.equal(batch.ar_target[:, :-1], batch.inputs[:, 1:])

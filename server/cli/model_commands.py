@@ -103,6 +103,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             plain_share=args.plain_share,
             compile=args.compile,
             precision=args.precision,
+            optimizer=args.optimizer,
         )
     except ValueError as err:
         print(f"diffill train: {err}", file=sys.stderr)

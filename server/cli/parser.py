@@ -69,6 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--seq-tokens", type=int, default=512)
     tr.add_argument("--lr", type=float, default=1.5e-3)
     tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument(
+        "--optimizer",
+        default="adamw",
+        choices=["adamw", "muon"],
+        help="adamw, or muon: Muon for the blocks' weight matrices and AdamW for the "
+        "embedding and norms, at one learning rate (default adamw)",
+    )
     tr.add_argument("--tokenizer", help="reuse this tokenizer.json instead of training one")
     tr.add_argument(
         "--objective",

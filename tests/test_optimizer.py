@@ -1,0 +1,91 @@
+"""The training optimizer: AdamW, or Muon for the blocks' matrices with AdamW for the rest."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from diffill.model.backends.transformer import DiffusionLM, config_for_size
+from diffill.model.training import loop
+from diffill.server.cli import main
+
+from .test_cli import DEFAULT_MODEL, STDLIB
+
+
+def _tiny_model() -> DiffusionLM:
+    torch.manual_seed(0)
+    return DiffusionLM(config_for_size("tiny", 300))
+
+
+def test_muon_takes_the_blocks_matrices_and_adamw_everything_else():
+    model = _tiny_model()
+    opt = loop.make_optimizer(model, "muon", lr=1e-3, weight_decay=0.1)
+    assert isinstance(opt, loop.MuonWithAdamW)
+    name_of = {id(p): n for n, p in model.named_parameters()}
+    on_muon = {name_of[id(p)] for g in opt.muon.param_groups for p in g["params"]}
+    on_adamw = {name_of[id(p)] for g in opt.adamw.param_groups for p in g["params"]}
+    assert on_muon and not on_muon & on_adamw
+    assert on_muon | on_adamw == set(name_of.values())
+    assert all(n.startswith("blocks.") and n.endswith(".weight") for n in on_muon)
+    assert "embed.weight" in on_adamw and any("norm" in n for n in on_adamw)
+    assert all(model.get_parameter(n).dim() == 2 for n in on_muon)
+    # The loop's schedule writes opt.param_groups: every group of both optimizers follows.
+    for g in opt.param_groups:
+        g["lr"] = 1.25e-4
+    assert {g["lr"] for o in (opt.muon, opt.adamw) for g in o.param_groups} == {1.25e-4}
+
+
+def test_muon_fits_a_batch_and_its_state_round_trips():
+    model = _tiny_model()
+    opt = loop.make_optimizer(model, "muon", lr=3e-3, weight_decay=0.0)
+    tokens = torch.randint(0, 300, (2, 32), generator=torch.Generator().manual_seed(1))
+
+    def loss() -> torch.Tensor:
+        logits = model(tokens, torch.arange(32).expand(2, 32))
+        return torch.nn.functional.cross_entropy(logits.flatten(0, 1), tokens.flatten())
+
+    first = float(loss().detach())
+    for _ in range(20):
+        opt.zero_grad()
+        loss().backward()
+        opt.step()
+    assert float(loss().detach()) < first - 1.0
+    again = loop.make_optimizer(model, "muon", lr=3e-3, weight_decay=0.0)
+    again.load_state_dict(opt.state_dict())
+    buf = next(iter(opt.muon.state.values()))["momentum_buffer"]
+    assert torch.equal(next(iter(again.muon.state.values()))["momentum_buffer"], buf)
+
+
+def test_an_unknown_optimizer_is_refused():
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        loop.TrainOptions(corpus=("x",), out="y", steps=1, optimizer="sgd")
+
+
+def _info(run: Path) -> dict:
+    return json.loads((run / "model" / "config.json").read_text())["info"]
+
+
+def test_a_muon_run_resumes_with_muon_and_refuses_another_optimizer(tmp_path, capsys):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in ("textwrap.py", "shlex.py", "fnmatch.py", "glob.py"):
+        shutil.copy(STDLIB / name, corpus / name)
+    args = ["train", "--corpus", str(corpus), "--out", str(tmp_path / "run"), "--size", "tiny"]
+    args += ["--objective", "block-ar", "--batch-size", "2", "--seq-tokens", "96"]
+    args += ["--device", "cpu", "--precision", "fp32"]
+    args += ["--tokenizer", str(DEFAULT_MODEL / "tokenizer.json")]
+    assert main([*args, "--optimizer", "muon", "--steps", "2"]) == 0
+    assert _info(tmp_path / "run")["optimizer"] == "muon"
+    state = torch.load(tmp_path / "run" / "train_state.pt", weights_only=False)
+    assert state["optimizer_kind"] == "muon" and set(state["optimizer"]) == {"muon", "adamw"}
+    capsys.readouterr()
+    assert main([*args, "--optimizer", "adamw", "--steps", "4"]) != 0
+    assert "trained with --optimizer muon" in capsys.readouterr().err
+    assert torch.load(tmp_path / "run" / "train_state.pt", weights_only=False)["step"] == 2
+    assert main([*args, "--optimizer", "muon", "--steps", "4"]) == 0
+    assert "resumed at step 2" in capsys.readouterr().err
+    assert _info(tmp_path / "run")["steps"] == 4
