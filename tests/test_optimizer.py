@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ from diffill.model.backends.transformer import DiffusionLM, config_for_size
 from diffill.model.training import loop
 from diffill.server.cli import main
 
-from .test_cli import DEFAULT_MODEL, STDLIB
+from .test_train_speed import tiny_block_ar_args
 
 
 def _tiny_model() -> DiffusionLM:
@@ -70,14 +69,7 @@ def _info(run: Path) -> dict:
 
 
 def test_a_muon_run_resumes_with_muon_and_refuses_another_optimizer(tmp_path, capsys):
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for name in ("textwrap.py", "shlex.py", "fnmatch.py", "glob.py"):
-        shutil.copy(STDLIB / name, corpus / name)
-    args = ["train", "--corpus", str(corpus), "--out", str(tmp_path / "run"), "--size", "tiny"]
-    args += ["--objective", "block-ar", "--batch-size", "2", "--seq-tokens", "96"]
-    args += ["--device", "cpu", "--precision", "fp32"]
-    args += ["--tokenizer", str(DEFAULT_MODEL / "tokenizer.json")]
+    args = tiny_block_ar_args(tmp_path)
     assert main([*args, "--optimizer", "muon", "--steps", "2"]) == 0
     assert _info(tmp_path / "run")["optimizer"] == "muon"
     state = torch.load(tmp_path / "run" / "train_state.pt", weights_only=False)

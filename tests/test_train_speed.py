@@ -56,16 +56,21 @@ def test_step_flops_count_parameters_and_attention():
     assert loop.step_flops_per_token(cfg, 1000, 512) == 6 * 1000 + 12 * 6 * 512 * 256
 
 
-def test_train_log_reports_tokens_per_second_and_mfu(tmp_path):
+def tiny_block_ar_args(tmp_path) -> list[str]:
+    """`diffill train` arguments for a tiny block-ar run on four stdlib files into
+    tmp_path/run, in fp32 on the CPU; the caller adds the budget."""
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     for name in ("textwrap.py", "shlex.py", "fnmatch.py", "glob.py"):
         shutil.copy(STDLIB / name, corpus / name)
     args = ["train", "--corpus", str(corpus), "--out", str(tmp_path / "run"), "--size", "tiny"]
     args += ["--objective", "block-ar", "--batch-size", "2", "--seq-tokens", "96"]
-    args += ["--device", "cpu", "--precision", "fp32", "--steps", "2"]
-    args += ["--tokenizer", str(DEFAULT_MODEL / "tokenizer.json")]
-    assert main(args) == 0
+    args += ["--device", "cpu", "--precision", "fp32"]
+    return [*args, "--tokenizer", str(DEFAULT_MODEL / "tokenizer.json")]
+
+
+def test_train_log_reports_tokens_per_second_and_mfu(tmp_path):
+    assert main([*tiny_block_ar_args(tmp_path), "--steps", "2"]) == 0
     lines = [
         json.loads(x)
         for x in (tmp_path / "run" / "train_log.jsonl").read_text().split("\n")
