@@ -52,6 +52,9 @@ class InfillRequest:
     # error; each range also gets a little masked slack, in which unused slots become pads.
     repair: tuple[tuple[int, int], ...] | None = None
     accept: Callable[[str], bool] | None = None  # this request's candidate check
+    # The middle is (the rest of) one line: the result ends before its first line break,
+    # and a backend that writes left to right stops there instead of writing on.
+    one_line: bool = False
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,7 @@ class Backend(Protocol):
         on_step: Callable[[str, Step], None] | None = None,
         cancel: CancelHandle | None = None,
         accept: Callable[[str], bool] | None = None,
+        one_line: bool = False,
         **sampler_options: Any,
     ) -> InfillResult:
         """Generate the text between `prefix` and `suffix`.
@@ -166,6 +170,10 @@ class Backend(Protocol):
         cancel: anything with `is_set()`; checked between steps (raises `Cancelled`).
         accept: a check on candidate texts (for example "it parses"); passing candidates
             are preferred over better-scored failing ones.
+        one_line: the middle is one line (ghost text, a single-line infill): the result
+            holds no line break; the block model and the AR peer stop decoding at the
+            first, the masked-diffusion models cut their canvas there. It wins over
+            `length` where the line ends sooner.
         sampler_options: `SamplerOptions` fields (steps, threshold, order, temperature,
             top_p, remask, seed, ...); an unknown name raises ValueError.
         """
@@ -178,10 +186,12 @@ class Backend(Protocol):
         length: int | None = None,
         cancel: CancelHandle | None = None,
         accept: Callable[[str], bool] | None = None,
+        one_line: bool = False,
         **sampler_options: Any,
     ) -> list[InfillResult]:
         """`infill` for many (prefix, suffix) pairs or `InfillRequest`s in one batch;
-        `length` applies to the pairs, `accept` to every request that has none."""
+        `length` and `one_line` apply to the pairs, `accept` to every request that has
+        none."""
         ...
 
     def logits(self, token_ids: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:

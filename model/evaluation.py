@@ -25,7 +25,7 @@ from typing import TypeVar
 
 import tree_sitter
 
-from .backend import Backend
+from .backend import Backend, InfillRequest
 from .training.corpus import HELDOUT, Corpus, is_corpus
 from .training.sources import read_sources
 from .training.spans import parse_python
@@ -234,18 +234,30 @@ def evaluate(
     tasks: list[Task],
     batch_size: int = 8,
     length: int | None = None,
+    line_stop: bool = True,
     **sampler_options,
 ) -> list[TaskResult]:
     """Infill every task (in batches) and score it; the length head is scored where the
-    backend has one and chooses the length."""
+    backend has one and chooses the length.
+
+    line_stop: ask single-line tasks as one-line requests, the single-line protocol (the
+    middle ends at the line's end; an editor asks ghost text the same way); False lets
+    the model write past it, as reports before 2026-12-07 measured."""
     results: list[TaskResult] = []
     # Tests run in parallel subprocesses (they wait on interpreters, not on this one).
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         for i in range(0, len(tasks), batch_size):
             chunk = tasks[i : i + batch_size]
-            outs = backend.infill_batch(
-                [(t.prompt, t.suffix) for t in chunk], length=length, **sampler_options
-            )
+            requests = [
+                InfillRequest(
+                    t.prompt,
+                    t.suffix,
+                    length=length,
+                    one_line=line_stop and t.kind == "single_line",
+                )
+                for t in chunk
+            ]
+            outs = backend.infill_batch(requests, **sampler_options)
             programs = [_program(t, r.text) for t, r in zip(chunk, outs)]
             verdicts = list(pool.map(lambda p: None if p is None else run_test(p), programs))
             for t, r, passed in zip(chunk, outs, verdicts):

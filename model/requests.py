@@ -133,6 +133,19 @@ def remask_canvas(
     return out
 
 
+def cut_at_line_break(tokenizer: ByteTokens, ids: Sequence[int]) -> tuple[str, int]:
+    """The text of `ids` up to its first line break, and how many of `ids` lie wholly
+    before it (a token such as `):\n` gives the text its `):` but is not counted)."""
+    head = bytearray()
+    for k, x in enumerate(ids):
+        piece = tokenizer.token_bytes(x)
+        if x in tokenizer.line_break_ids:
+            cut = min(i for i in (piece.find(b"\n"), piece.find(b"\r")) if i >= 0)
+            return (head + piece[:cut]).decode("utf-8", errors="replace"), k
+        head += piece
+    return head.decode("utf-8", errors="replace"), len(ids)
+
+
 def pick(
     rows: list[int],
     score: torch.Tensor,
@@ -216,6 +229,7 @@ class InfillBackend(ABC, Generic[OptionsT]):
         on_step: OnStep | None = None,
         cancel: CancelHandle | None = None,
         accept: Callable[[str], bool] | None = None,
+        one_line: bool = False,
         **sampler_options: Any,
     ) -> InfillResult:
         """Generate the text between `prefix` and `suffix`; see `Backend.infill`."""
@@ -227,6 +241,7 @@ class InfillBackend(ABC, Generic[OptionsT]):
             length,
             tuple(repair) if repair is not None else None,
             accept,
+            one_line,
         )
         validate([request], self.max_span_tokens)
         return self._run(Call([request], self._options(sampler_options), on_step, cancel))[0]
@@ -238,11 +253,14 @@ class InfillBackend(ABC, Generic[OptionsT]):
         length: int | None = None,
         cancel: CancelHandle | None = None,
         accept: Callable[[str], bool] | None = None,
+        one_line: bool = False,
         **sampler_options: Any,
     ) -> list[InfillResult]:
         """`infill` for many (prefix, suffix) pairs or `InfillRequest`s in one batch."""
         requests = [
-            p if isinstance(p, InfillRequest) else InfillRequest(p[0], p[1], length=length)
+            p
+            if isinstance(p, InfillRequest)
+            else InfillRequest(p[0], p[1], length=length, one_line=one_line)
             for p in pairs
         ]
         if not requests:
@@ -386,13 +404,14 @@ class CanvasBackend(InfillBackend[SamplerOptions], Generic[EncodedT]):
         seconds = time.perf_counter() - t0
 
         def text_of(j: int) -> str:
-            return self._text(tokens[j, : len(rows[j].canvas)].tolist())[0]
+            one_line = requests[rows[j].request].one_line
+            return self._text(tokens[j, : len(rows[j].canvas)].tolist(), one_line)[0]
 
         results: list[InfillResult] = []
         for i, r in enumerate(requests):
             mine = [j for j, row in enumerate(rows) if row.request == i]
             best = pick(mine, score, r.accept, text_of)
-            text, keep = self._text(tokens[best, : len(rows[best].canvas)].tolist())
+            text, keep = self._text(tokens[best, : len(rows[best].canvas)].tolist(), r.one_line)
             token_conf = [float(conf[best, k]) for k in keep]
             seen = len(contexts[i][0]) + len(contexts[i][1])
             results.append(
@@ -444,7 +463,12 @@ class CanvasBackend(InfillBackend[SamplerOptions], Generic[EncodedT]):
 
         return step_text
 
-    def _text(self, ids: list[int]) -> tuple[str, list[int]]:
-        """Text of a finished canvas without slack tokens, and the kept positions."""
+    def _text(self, ids: list[int], one_line: bool = False) -> tuple[str, list[int]]:
+        """Text of a finished canvas without slack tokens, and the kept positions; for a
+        one-line request, up to the first line break (the canvas is filled all at once,
+        so what the model wrote after it is dropped here)."""
         keep = [k for k, x in enumerate(ids) if x not in self.slack_ids]
-        return self.tokenizer.decode(ids[k] for k in keep), keep
+        if not one_line:
+            return self.tokenizer.decode(ids[k] for k in keep), keep
+        text, n = cut_at_line_break(self.tokenizer, [ids[k] for k in keep])
+        return text, keep[:n]

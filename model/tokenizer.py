@@ -9,6 +9,7 @@ can never smuggle a control token into the model.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from functools import cached_property
 from pathlib import Path
 
 from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -63,6 +64,14 @@ class ByteTokens:
 
     def token_bytes(self, token_id: int) -> bytes:
         return self._token_bytes[token_id]
+
+    @cached_property
+    def line_break_ids(self) -> frozenset[int]:
+        """Ids of the tokens whose bytes hold a line break ("\n" or "\r"): where the
+        middle of a one-line request ends."""
+        return frozenset(
+            i for i, piece in enumerate(self._token_bytes) if b"\n" in piece or b"\r" in piece
+        )
 
     def encode_with_offsets(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
         """Token ids of `text` and the character range of each, read from the tokens'

@@ -87,6 +87,7 @@ class StandIn:
         on_step: Callable[..., None] | None = None,
         cancel: Any = None,
         accept: Any = None,
+        one_line: bool = False,
         **sampler: Any,
     ) -> Any:
         import torch
@@ -97,6 +98,8 @@ class StandIn:
         context = prefix + "\n" + suffix
         found = re.search(r"^\s*# out: (.*)$", context, re.MULTILINE)
         text = json.loads(found.group(1)) if found else ""
+        if one_line:  # as every backend answers a one-line request
+            text = text.split("\n", 1)[0]
         slow = _marked(context, "slow")
         if _marked(context, "print"):
             print("a stray print must not reach the protocol stream")

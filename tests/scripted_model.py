@@ -55,6 +55,8 @@ class ScriptedInfiller:
         if self.on_call is not None:
             self.on_call()
         text = self.outputs.pop(0) if len(self.outputs) > 1 else self.outputs[0]
+        if request["one_line"]:  # as every backend answers a one-line request
+            text = text.split("\n", 1)[0]
         ids = self.tokenizer.encode(text)
         return InfillResult(
             text=text,
@@ -79,6 +81,7 @@ class ScriptedInfiller:
         on_step=None,
         cancel=None,
         accept=None,
+        one_line=False,
         **sampler,
     ):
         return self._next(
@@ -87,6 +90,7 @@ class ScriptedInfiller:
             middle=middle,
             strength=strength,
             repair=repair,
+            one_line=one_line,
             sampler=sampler,
         )
 
@@ -97,11 +101,13 @@ class ScriptedInfiller:
     def length_distribution(self, prefix: str, suffix: str) -> None:
         return None
 
-    def infill_batch(self, pairs, *, length=None, cancel=None, accept=None, **sampler):
+    def infill_batch(
+        self, pairs, *, length=None, cancel=None, accept=None, one_line=False, **sampler
+    ):
         self.batches.append(len(pairs))
         out = []
         for p in pairs:
-            r = p if isinstance(p, InfillRequest) else InfillRequest(p[0], p[1])
+            r = p if isinstance(p, InfillRequest) else InfillRequest(p[0], p[1], one_line=one_line)
             out.append(
                 self._next(
                     prefix=r.prefix,
@@ -109,6 +115,7 @@ class ScriptedInfiller:
                     middle=r.middle,
                     strength=r.strength,
                     repair=r.repair,
+                    one_line=r.one_line,
                     sampler=sampler,
                 )
             )

@@ -32,7 +32,7 @@ import torch
 
 from ..backend import InfillError, InfillRequest, InfillResult, ModelFacts
 from ..checkpoint import AR_MODEL_TYPE, Checkpoint
-from ..requests import Call, InfillBackend, OnStep
+from ..requests import Call, InfillBackend, OnStep, cut_at_line_break
 from ..sampler import CancelHandle, Cancelled, SamplerOptions, Step
 from ..tokenizer import CodeTokenizer
 from .transformer import DiffusionLM, KVBuffer
@@ -136,9 +136,11 @@ class ARInfiller(InfillBackend[Decoding]):
         cancel: CancelHandle | None,
     ) -> InfillResult:
         """The greedy middle of one request: at most `length` (or `max_span_tokens`)
-        tokens, ended by END once `min_new_tokens` are written."""
+        tokens, ended by END once `min_new_tokens` are written, or by a line break when
+        the request is for one line."""
         t0 = time.perf_counter()
         limit = r.length or self.max_span_tokens
+        stops = self.tokenizer.line_break_ids if r.one_line else frozenset()
         ids = self.prompt(r.prefix, r.suffix)
         if cancel is not None and cancel.is_set():
             raise Cancelled()
@@ -167,7 +169,7 @@ class ARInfiller(InfillBackend[Decoding]):
                 # `masked`: the most tokens still to come
                 step = Step(len(out), torch.tensor([out]), limit - len(out))
                 on_step(self.tokenizer.decode(out), step)
-            if len(out) >= limit:
+            if len(out) >= limit or nxt in stops:
                 break
             if cancel is not None and cancel.is_set():
                 raise Cancelled()
@@ -176,9 +178,13 @@ class ARInfiller(InfillBackend[Decoding]):
             h, _ = self.model.hidden(step_tokens, step_pos, past=kv, write_at=pos)
             pos += 1
             steps += 1
+        text = self.tokenizer.decode(out)
+        if r.one_line:
+            text, n = cut_at_line_break(self.tokenizer, out)
+            out, confidence = out[:n], confidence[:n]
         n = len(out)
         return InfillResult(
-            text=self.tokenizer.decode(out),
+            text=text,
             tokens=out,
             confidence=sum(confidence) / n if n else 1.0,
             token_confidence=confidence,

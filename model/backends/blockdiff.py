@@ -43,7 +43,7 @@ from .. import fim
 from ..backend import InfillError, InfillResult, ModelFacts
 from ..checkpoint import BLOCK_MODEL_TYPE, Checkpoint, CheckpointError
 from ..fim import fim_tokens
-from ..requests import Call, InfillBackend
+from ..requests import Call, InfillBackend, cut_at_line_break
 from ..sampler import CancelHandle, Cancelled, SamplerOptions, Step, commit_step, propose
 from ..tokenizer import CodeTokenizer
 from .steps import Steps
@@ -188,6 +188,7 @@ def decode(
     canvas: list[int] | None = None,
     max_tokens: int = 256,
     min_tokens: int = 0,
+    stops: frozenset[int] = frozenset(),
     on_step: Callable[[list[int], Step], None] | None = None,
     cancel: CancelHandle | None = None,
     runner: Steps | None = None,
@@ -202,6 +203,8 @@ def decode(
         with `ids.mask` where the model writes (the rest is kept), decoded block by
         block, an <end> written into a masked slot meaning "nothing here".
     min_tokens: <end> is forbidden before this many tokens (a fixed length).
+    stops: tokens after which writing freely ends (a one-line request's line breaks): the
+        block that holds one is the last; the caller cuts what follows the stop.
     on_step: called with (tokens so far, Step) after every step.
     cancel: anything with `is_set()`; checked before every step (raises `Cancelled`).
     runner: runs each denoising step (eager, compiled, or a CUDA graph once
@@ -212,7 +215,7 @@ def decode(
     if block_size == 1 and canvas is None:
         return _decode_causal(
             model, entry, n_context, ids, forbidden, options, max_tokens, min_tokens,
-            on_step, cancel,
+            stops, on_step, cancel,
         )
     device = entry.buffer.k[0].device
     gen = torch.Generator(device="cpu").manual_seed(options.seed)
@@ -279,7 +282,7 @@ def decode(
             break
         out += block_ids
         conf_out += block_conf
-        if len(out) >= limit:
+        if len(out) >= limit or (canvas is None and not stops.isdisjoint(block_ids)):
             break
         # The finished block joins the clean stream: encoded causally after what is there.
         calls += 1
@@ -308,6 +311,7 @@ def _decode_causal(
     options: SamplerOptions,
     max_tokens: int,
     min_tokens: int,
+    stops: frozenset[int],
     on_step: Callable[[list[int], Step], None] | None,
     cancel: CancelHandle | None,
 ) -> BlockResult:
@@ -356,6 +360,8 @@ def _decode_causal(
             slot += 1
             if on_step is not None:
                 on_step(list(out), Step(len(out), x0.clone(), 0))
+            if token in stops:
+                break
     finally:
         for (k, v), (k0, v0) in zip(zip(buffer.k, buffer.v), kept):
             k[:, :, last] = k0
@@ -533,21 +539,26 @@ class BlockInfiller(InfillBackend[SamplerOptions]):
                     canvas=canvas,
                     max_tokens=r.length or self.max_span_tokens,
                     min_tokens=r.length or 0,
+                    stops=t.line_break_ids if r.one_line else frozenset(),
                     on_step=stream,
                     cancel=cancel,
                     runner=self.steps,
                 )
-            conf = res.confidence
+            tokens, conf = res.tokens, res.confidence
+            text = t.decode(tokens)
+            if r.one_line:
+                text, n = cut_at_line_break(t, tokens)
+                tokens, conf = tokens[:n], conf[:n]
             results.append(
                 InfillResult(
-                    text=t.decode(res.tokens),
-                    tokens=res.tokens,
+                    text=text,
+                    tokens=tokens,
                     confidence=sum(conf) / len(conf) if conf else 1.0,
                     token_confidence=conf,
                     steps=res.steps,
                     seconds=time.perf_counter() - t0,
-                    length=len(res.tokens),
-                    candidates=[len(res.tokens)],
+                    length=len(tokens),
+                    candidates=[len(tokens)],
                     score=sum(math.log(max(c, 1e-9)) for c in conf) / max(1, len(conf)),
                     context_tokens=len(ctx),
                     context_computed=computed,

@@ -134,13 +134,24 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if backend is None:
         return EXIT_FAILED
     sampler = sampler_settings(args)
+    line_stop = not args.no_line_stop
     results = evaluation.evaluate(
-        backend, tasks, batch_size=args.batch_size, length=args.length, **sampler
+        backend,
+        tasks,
+        batch_size=args.batch_size,
+        length=args.length,
+        line_stop=line_stop,
+        **sampler,
     )
     fixed = None
     if args.fixed_length:
         fixed = evaluation.evaluate(
-            backend, tasks, batch_size=args.batch_size, length=args.fixed_length, **sampler
+            backend,
+            tasks,
+            batch_size=args.batch_size,
+            length=args.fixed_length,
+            line_stop=line_stop,
+            **sampler,
         )
     facts = backend.facts
     meta = {
@@ -150,6 +161,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         "model_bytes": facts.weight_bytes,
         "sampler": sampler,
         "length": args.length,
+        "line_stop": line_stop,
         "source": args.tasks or list(args.corpus),
         "seed": args.seed or 0,
         "max_context_tokens": args.max_context,

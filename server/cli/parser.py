@@ -229,6 +229,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="also decode every task on a fixed N-token canvas and report what the length "
         "head gains over it",
     )
+    ev.add_argument(
+        "--no-line-stop",
+        action="store_true",
+        help="let single-line tasks run past the line's end (by default they are asked as "
+        "one line, as an editor asks ghost text; reports before 2026-12-07 ran without)",
+    )
     ev.add_argument("--batch-size", type=int, default=8)
     ev.add_argument("--json", metavar="OUT", help="write figures and per-task results here")
     ev.add_argument(

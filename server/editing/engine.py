@@ -128,10 +128,15 @@ def prepare(
     prefix = window.prefix.replace("\r\n", "\n") + _todo_hint(original, request.intent, indent)
     suffix = window.suffix.replace("\r\n", "\n")
     middle = original.replace("\r\n", "\n")
+    # Ghost text is one line: the model is told, so that one writing left to right stops
+    # at the line's end instead of writing lines `clean` would throw away.
+    one_line = request.one_line
     if request.intent is Intent.REWRITE and request.strength < 1:
-        infill = InfillRequest(prefix, suffix, middle=middle, strength=request.strength)
+        infill = InfillRequest(
+            prefix, suffix, middle=middle, strength=request.strength, one_line=one_line
+        )
     else:
-        infill = InfillRequest(prefix, suffix)
+        infill = InfillRequest(prefix, suffix, one_line=one_line)
     prepared = Prepared(parsed, request, start, end, infill)
     infill.accept = lambda candidate: _acceptable(prepared, candidate)
     return prepared
@@ -260,6 +265,7 @@ def finish(
                 prepared.infill.suffix,
                 middle=replacement.replace("\r\n", "\n"),
                 repair=ranges,
+                one_line=prepared.infill.one_line,
                 cancel=cancel,
                 on_step=on_step,
                 **{**options.sampler, "seed": options.sampler.get("seed", 0) + repairs},
@@ -370,6 +376,7 @@ def edit_prepared(
             middle=r.middle,
             strength=r.strength,
             accept=r.accept,
+            one_line=r.one_line,
             on_step=on_step,
             cancel=cancel,
             **options.sampler,
