@@ -146,6 +146,14 @@ def cut_at_line_break(tokenizer: ByteTokens, ids: Sequence[int]) -> tuple[str, i
     return head.decode("utf-8", errors="replace"), len(ids)
 
 
+def middle_text(tokenizer: ByteTokens, ids: Sequence[int], one_line: bool) -> tuple[str, int]:
+    """The text of a written middle `ids` and how many of them the result keeps: all, or
+    for a one-line request those before its first line break (`cut_at_line_break`)."""
+    if one_line:
+        return cut_at_line_break(tokenizer, ids)
+    return tokenizer.decode(ids), len(ids)
+
+
 def pick(
     rows: list[int],
     score: torch.Tensor,
@@ -468,7 +476,5 @@ class CanvasBackend(InfillBackend[SamplerOptions], Generic[EncodedT]):
         one-line request, up to the first line break (the canvas is filled all at once,
         so what the model wrote after it is dropped here)."""
         keep = [k for k, x in enumerate(ids) if x not in self.slack_ids]
-        if not one_line:
-            return self.tokenizer.decode(ids[k] for k in keep), keep
-        text, n = cut_at_line_break(self.tokenizer, [ids[k] for k in keep])
+        text, n = middle_text(self.tokenizer, [ids[k] for k in keep], one_line)
         return text, keep[:n]

@@ -32,7 +32,7 @@ import torch
 
 from ..backend import InfillError, InfillRequest, InfillResult, ModelFacts
 from ..checkpoint import AR_MODEL_TYPE, Checkpoint
-from ..requests import Call, InfillBackend, OnStep, cut_at_line_break
+from ..requests import Call, InfillBackend, OnStep, middle_text
 from ..sampler import CancelHandle, Cancelled, SamplerOptions, Step
 from ..tokenizer import CodeTokenizer
 from .transformer import DiffusionLM, KVBuffer
@@ -178,11 +178,8 @@ class ARInfiller(InfillBackend[Decoding]):
             h, _ = self.model.hidden(step_tokens, step_pos, past=kv, write_at=pos)
             pos += 1
             steps += 1
-        text = self.tokenizer.decode(out)
-        if r.one_line:
-            text, n = cut_at_line_break(self.tokenizer, out)
-            out, confidence = out[:n], confidence[:n]
-        n = len(out)
+        text, n = middle_text(self.tokenizer, out, r.one_line)
+        out, confidence = out[:n], confidence[:n]
         return InfillResult(
             text=text,
             tokens=out,

@@ -43,7 +43,7 @@ from .. import fim
 from ..backend import InfillError, InfillResult, ModelFacts
 from ..checkpoint import BLOCK_MODEL_TYPE, Checkpoint, CheckpointError
 from ..fim import fim_tokens
-from ..requests import Call, InfillBackend, cut_at_line_break
+from ..requests import Call, InfillBackend, middle_text
 from ..sampler import CancelHandle, Cancelled, SamplerOptions, Step, commit_step, propose
 from ..tokenizer import CodeTokenizer
 from .steps import Steps
@@ -544,11 +544,8 @@ class BlockInfiller(InfillBackend[SamplerOptions]):
                     cancel=cancel,
                     runner=self.steps,
                 )
-            tokens, conf = res.tokens, res.confidence
-            text = t.decode(tokens)
-            if r.one_line:
-                text, n = cut_at_line_break(t, tokens)
-                tokens, conf = tokens[:n], conf[:n]
+            text, n = middle_text(t, res.tokens, r.one_line)
+            tokens, conf = res.tokens[:n], res.confidence[:n]
             results.append(
                 InfillResult(
                     text=text,
