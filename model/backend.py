@@ -55,6 +55,17 @@ class InfillRequest:
     # The middle is (the rest of) one line: the result ends before its first line break,
     # and a backend that writes left to right stops there instead of writing on.
     one_line: bool = False
+    # A middle the model writes from nothing, at a length of its choosing, ends before
+    # its first loop's repeats (`requests.loop_free_length`), and a backend that writes
+    # left to right stops there. False keeps what the model wrote (to measure without).
+    cut_loops: bool = True
+
+    @property
+    def cuts_loops(self) -> bool:
+        """Whether this request's result is cut at a loop: not with a given middle
+        (touch-up, repair: the user's own tokens stay, repeats or not), nor at a fixed
+        `length` (the caller asked for that many tokens)."""
+        return self.cut_loops and self.middle is None and self.length is None
 
 
 @dataclass(frozen=True)

@@ -235,6 +235,7 @@ def evaluate(
     batch_size: int = 8,
     length: int | None = None,
     line_stop: bool = True,
+    cut_loops: bool = True,
     **sampler_options,
 ) -> list[TaskResult]:
     """Infill every task (in batches) and score it; the length head is scored where the
@@ -242,7 +243,10 @@ def evaluate(
 
     line_stop: ask single-line tasks as one-line requests, the single-line protocol (the
     middle ends at the line's end; an editor asks ghost text the same way); False lets
-    the model write past it, as reports before 2026-12-07 measured."""
+    the model write past it, as reports before 2026-12-07 measured.
+    cut_loops: every middle ends before its first loop's repeats, as the backends answer
+    by default (`InfillRequest.cut_loops`); False scores what the model wrote, as reports
+    before the third 2026-12-07 session measured."""
     results: list[TaskResult] = []
     # Tests run in parallel subprocesses (they wait on interpreters, not on this one).
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
@@ -254,6 +258,7 @@ def evaluate(
                     t.suffix,
                     length=length,
                     one_line=line_stop and t.kind == "single_line",
+                    cut_loops=cut_loops,
                 )
                 for t in chunk
             ]

@@ -2,7 +2,8 @@
 # The cumulative run's model against the shipped default, on three held-out single-line
 # sets, both decoded the way they ship (balanced preset, 512 context tokens), each task
 # asked as one line (the middle ends at its first line break; `diffill eval` does so for
-# single-line tasks unless --no-line-stop):
+# single-line tasks unless --no-line-stop) and cut before a loop's repeats (as every
+# backend answers; --no-loop-cut scores what the model wrote):
 #   local   50 single lines from the held-out files of this machine's corpus ($RUN/corpus;
 #           `evaluation.corpus_tasks`, seed 0: the same on a machine with the same packages)
 #   device  the first 50 single-line tasks of recipes/runs/2026-11-26-h200/heldout_tasks.jsonl

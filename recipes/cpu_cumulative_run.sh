@@ -28,6 +28,7 @@ PY="${PY:-.venv/bin/python}"
 MINUTES="${MINUTES:-120}"
 INIT="${INIT:-model/weights/default}"
 OPTIMIZER="${OPTIMIZER:-adamw}"  # or muon (docs/training.md: the Muon arm)
+LR="${LR:-6e-4}"  # peak; docs/training.md says which legs ran at which
 mkdir -p "$RUN"
 STDLIB="$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')"
 SITE="$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
@@ -46,7 +47,7 @@ nohup nice -n 15 "$PY" -m diffill.server.cli train \
     --tokenizer model/weights/default/tokenizer.json \
     --objective block-ar --fim-order spm --block-size 16 --size base \
     --init "$RUN/init" --minutes "$MINUTES" --batch-size 8 --seq-tokens 512 \
-    --lr 6e-4 --warmup-steps 50 --save-minutes 5 --precision auto --optimizer "$OPTIMIZER" \
+    --lr "$LR" --warmup-steps 50 --save-minutes 5 --precision auto --optimizer "$OPTIMIZER" \
     >>"$RUN/train.out" 2>&1 &
 echo $! >"$RUN/train.pid"
 echo "started pid $! (log: $RUN/train.out, $RUN/out/train_log.jsonl)"

@@ -324,6 +324,10 @@ def test_two_phases_through_the_cli_then_load_infill_and_evaluate(small_corpus, 
     rep = json.loads(report.read_text())
     assert rep["model_type"] == "diffill-block"
     assert rep["summary"]["single_line"]["length_acc_exact"] is None  # no length head
+    assert rep["line_stop"] is True and rep["cut_loops"] is True  # the protocol, recorded
+    assert cli.main([*args, "--json", str(report), "--no-loop-cut", "--no-line-stop"]) == 0
+    rep = json.loads(report.read_text())
+    assert rep["line_stop"] is False and rep["cut_loops"] is False
 
 
 def test_load_bounds_the_context_cache_as_asked(model, tok, tmp_path):

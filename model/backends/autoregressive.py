@@ -32,7 +32,7 @@ import torch
 
 from ..backend import InfillError, InfillRequest, InfillResult, ModelFacts
 from ..checkpoint import AR_MODEL_TYPE, Checkpoint
-from ..requests import Call, InfillBackend, OnStep, middle_text
+from ..requests import Call, InfillBackend, OnStep, loop_free_length, middle_text
 from ..sampler import CancelHandle, Cancelled, SamplerOptions, Step
 from ..tokenizer import CodeTokenizer
 from .transformer import DiffusionLM, KVBuffer
@@ -136,8 +136,8 @@ class ARInfiller(InfillBackend[Decoding]):
         cancel: CancelHandle | None,
     ) -> InfillResult:
         """The greedy middle of one request: at most `length` (or `max_span_tokens`)
-        tokens, ended by END once `min_new_tokens` are written, or by a line break when
-        the request is for one line."""
+        tokens, ended by END once `min_new_tokens` are written, by a line break when the
+        request is for one line, or by a loop (`requests.loop_free_length`)."""
         t0 = time.perf_counter()
         limit = r.length or self.max_span_tokens
         stops = self.tokenizer.line_break_ids if r.one_line else frozenset()
@@ -171,6 +171,8 @@ class ARInfiller(InfillBackend[Decoding]):
                 on_step(self.tokenizer.decode(out), step)
             if len(out) >= limit or nxt in stops:
                 break
+            if r.cuts_loops and loop_free_length(self.tokenizer, out, len(out) - 1) < len(out):
+                break
             if cancel is not None and cancel.is_set():
                 raise Cancelled()
             step_tokens = torch.tensor([[nxt]], device=self.device)
@@ -178,7 +180,7 @@ class ARInfiller(InfillBackend[Decoding]):
             h, _ = self.model.hidden(step_tokens, step_pos, past=kv, write_at=pos)
             pos += 1
             steps += 1
-        text, n = middle_text(self.tokenizer, out, r.one_line)
+        text, n = middle_text(self.tokenizer, out, r.one_line, r.cuts_loops)
         out, confidence = out[:n], confidence[:n]
         return InfillResult(
             text=text,

@@ -43,9 +43,9 @@ from .. import fim
 from ..backend import InfillError, InfillResult, ModelFacts
 from ..checkpoint import BLOCK_MODEL_TYPE, Checkpoint, CheckpointError
 from ..fim import fim_tokens
-from ..requests import Call, InfillBackend, middle_text
+from ..requests import Call, InfillBackend, loop_free_length, middle_text
 from ..sampler import CancelHandle, Cancelled, SamplerOptions, Step, commit_step, propose
-from ..tokenizer import CodeTokenizer
+from ..tokenizer import ByteTokens, CodeTokenizer
 from .steps import Steps
 from .transformer import DiffusionLM, KVBuffer, WeightsWatch
 
@@ -189,6 +189,7 @@ def decode(
     max_tokens: int = 256,
     min_tokens: int = 0,
     stops: frozenset[int] = frozenset(),
+    loops: ByteTokens | None = None,
     on_step: Callable[[list[int], Step], None] | None = None,
     cancel: CancelHandle | None = None,
     runner: Steps | None = None,
@@ -205,6 +206,8 @@ def decode(
     min_tokens: <end> is forbidden before this many tokens (a fixed length).
     stops: tokens after which writing freely ends (a one-line request's line breaks): the
         block that holds one is the last; the caller cuts what follows the stop.
+    loops: the tokenizer, when writing freely ends at a loop (`requests.loop_free_length`)
+        in the same way: the block where one ends is the last; None writes on.
     on_step: called with (tokens so far, Step) after every step.
     cancel: anything with `is_set()`; checked before every step (raises `Cancelled`).
     runner: runs each denoising step (eager, compiled, or a CUDA graph once
@@ -215,7 +218,7 @@ def decode(
     if block_size == 1 and canvas is None:
         return _decode_causal(
             model, entry, n_context, ids, forbidden, options, max_tokens, min_tokens,
-            stops, on_step, cancel,
+            stops, loops, on_step, cancel,
         )
     device = entry.buffer.k[0].device
     gen = torch.Generator(device="cpu").manual_seed(options.seed)
@@ -284,6 +287,10 @@ def decode(
         conf_out += block_conf
         if len(out) >= limit or (canvas is None and not stops.isdisjoint(block_ids)):
             break
+        # Blocks are written only when writing freely (a canvas is a given middle).
+        written = len(out) - len(block_ids)
+        if loops is not None and loop_free_length(loops, out, written) < len(out):
+            break
         # The finished block joins the clean stream: encoded causally after what is there.
         calls += 1
         model.hidden(
@@ -312,6 +319,7 @@ def _decode_causal(
     max_tokens: int,
     min_tokens: int,
     stops: frozenset[int],
+    loops: ByteTokens | None,
     on_step: Callable[[list[int], Step], None] | None,
     cancel: CancelHandle | None,
 ) -> BlockResult:
@@ -361,6 +369,8 @@ def _decode_causal(
             if on_step is not None:
                 on_step(list(out), Step(len(out), x0.clone(), 0))
             if token in stops:
+                break
+            if loops is not None and loop_free_length(loops, out, len(out) - 1) < len(out):
                 break
     finally:
         for (k, v), (k0, v0) in zip(zip(buffer.k, buffer.v), kept):
@@ -540,11 +550,12 @@ class BlockInfiller(InfillBackend[SamplerOptions]):
                     max_tokens=r.length or self.max_span_tokens,
                     min_tokens=r.length or 0,
                     stops=t.line_break_ids if r.one_line else frozenset(),
+                    loops=t if r.cuts_loops else None,
                     on_step=stream,
                     cancel=cancel,
                     runner=self.steps,
                 )
-            text, n = middle_text(t, res.tokens, r.one_line)
+            text, n = middle_text(t, res.tokens, r.one_line, r.cuts_loops)
             tokens, conf = res.tokens[:n], res.confidence[:n]
             results.append(
                 InfillResult(

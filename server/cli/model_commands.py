@@ -135,12 +135,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     sampler = sampler_settings(args)
     line_stop = not args.no_line_stop
+    cut_loops = not args.no_loop_cut
     results = evaluation.evaluate(
         backend,
         tasks,
         batch_size=args.batch_size,
         length=args.length,
         line_stop=line_stop,
+        cut_loops=cut_loops,
         **sampler,
     )
     fixed = None
@@ -151,6 +153,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             length=args.fixed_length,
             line_stop=line_stop,
+            cut_loops=cut_loops,
             **sampler,
         )
     facts = backend.facts
@@ -162,6 +165,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         "sampler": sampler,
         "length": args.length,
         "line_stop": line_stop,
+        "cut_loops": cut_loops,
         "source": args.tasks or list(args.corpus),
         "seed": args.seed or 0,
         "max_context_tokens": args.max_context,

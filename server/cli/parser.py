@@ -235,6 +235,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="let single-line tasks run past the line's end (by default they are asked as "
         "one line, as an editor asks ghost text; reports before 2026-12-07 ran without)",
     )
+    ev.add_argument(
+        "--no-loop-cut",
+        action="store_true",
+        help="keep what the model writes after it falls into a loop (by default a middle "
+        "ends before the repeats, as every backend answers; reports before the third "
+        "2026-12-07 session ran without)",
+    )
     ev.add_argument("--batch-size", type=int, default=8)
     ev.add_argument("--json", metavar="OUT", help="write figures and per-task results here")
     ev.add_argument(
