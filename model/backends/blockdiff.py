@@ -287,7 +287,7 @@ def decode(
         conf_out += block_conf
         if len(out) >= limit or (canvas is None and not stops.isdisjoint(block_ids)):
             break
-        # Blocks are written only when writing freely (a canvas is a given middle).
+        # `loops` is None for a canvas (a given middle keeps the user's tokens).
         written = len(out) - len(block_ids)
         if loops is not None and loop_free_length(loops, out, written) < len(out):
             break
