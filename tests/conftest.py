@@ -49,6 +49,34 @@ def tiny_block_model(vocab_size: int, seed: int = 0) -> DiffusionLM:
     return tiny_model(vocab_size, seed, length_head=False)
 
 
+def four_backends(canvas_class: type[Infiller]) -> dict:
+    """Factories of one tiny backend of each decoding kind: masked diffusion (as
+    `canvas_class`, an `Infiller` that scripts its canvases), the AR peer, and the block
+    model with blocks of 8 and of 1; each writes at most 40 tokens freely."""
+    from diffill.model.backends.autoregressive import ARInfiller
+    from diffill.model.backends.blockdiff import BlockInfiller
+
+    tok = base_tokenizer()
+    block_tok = tok.with_fim_tokens()
+    layout = {"fim_order": "spm", "context_tokens": 512}
+
+    def block(size):
+        model = tiny_block_model(block_tok.vocab_size, seed=1)
+        ckpt = Checkpoint(model, block_tok, layout={**layout, "block_size": size})
+        return BlockInfiller(ckpt, max_span_tokens=40)
+
+    return {
+        "masked diffusion": lambda: canvas_class(
+            Checkpoint(tiny_model(tok.vocab_size, span_positions=48), tok)
+        ),
+        "autoregressive": lambda: ARInfiller(
+            Checkpoint(tiny_model(tok.vocab_size, seed=4, causal=True), tok), max_new_tokens=40
+        ),
+        "block of 8": lambda: block(8),
+        "block of 1": lambda: block(1),
+    }
+
+
 class CancelAfter:
     """A cancellation handle that trips after `n` checks."""
 

@@ -12,14 +12,12 @@ import pytest
 import torch
 
 from diffill.model import InfillRequest, evaluation
-from diffill.model.backends.autoregressive import ARInfiller
-from diffill.model.backends.blockdiff import BlockInfiller
 from diffill.model.backends.mdlm import Infiller
 from diffill.model.checkpoint import Checkpoint
 from diffill.model.requests import loop_free_length, loop_repeats, middle_text
 from diffill.model.tokenizer import ByteTokens
 
-from .conftest import base_tokenizer, tiny_block_model, tiny_model
+from .conftest import base_tokenizer, four_backends, tiny_model
 
 
 class Pieces(ByteTokens):
@@ -98,25 +96,7 @@ class LoopingCanvas(Infiller):
 
 
 def _backends():
-    tok = base_tokenizer()
-    block_tok = tok.with_fim_tokens()
-    layout = {"fim_order": "spm", "context_tokens": 512}
-
-    def block(size):
-        model = tiny_block_model(block_tok.vocab_size, seed=1)
-        ckpt = Checkpoint(model, block_tok, layout={**layout, "block_size": size})
-        return BlockInfiller(ckpt, max_span_tokens=40)
-
-    return {
-        "masked diffusion": lambda: LoopingCanvas(
-            Checkpoint(tiny_model(tok.vocab_size, span_positions=48), tok)
-        ),
-        "autoregressive": lambda: ARInfiller(
-            Checkpoint(tiny_model(tok.vocab_size, seed=4, causal=True), tok), max_new_tokens=40
-        ),
-        "block of 8": lambda: block(8),
-        "block of 1": lambda: block(1),
-    }
+    return four_backends(LoopingCanvas)
 
 
 PREFIX, SUFFIX = "def f(x):\n    return ", "\n"

@@ -12,10 +12,7 @@ import pytest
 import torch
 
 from diffill.model import InfillRequest, evaluation
-from diffill.model.backends.autoregressive import ARInfiller
-from diffill.model.backends.blockdiff import BlockInfiller
 from diffill.model.backends.mdlm import Infiller
-from diffill.model.checkpoint import Checkpoint
 from diffill.model.requests import cut_at_line_break
 from diffill.model.tokenizer import ByteTokens
 from diffill.server.document import Document
@@ -24,7 +21,7 @@ from diffill.server.editing.parsed import ParsedDocument
 from diffill.server.editing.request import EditRequest, Intent
 from diffill.server.editing.targets import completion_request
 
-from .conftest import base_tokenizer, tiny_block_model, tiny_model
+from .conftest import four_backends
 from .scripted_model import ScriptedInfiller
 
 
@@ -87,25 +84,7 @@ class ScriptedCanvas(Infiller):
 
 
 def _backends():
-    tok = base_tokenizer()
-    block_tok = tok.with_fim_tokens()
-    layout = {"fim_order": "spm", "context_tokens": 512}
-
-    def block(size):
-        model = tiny_block_model(block_tok.vocab_size, seed=1)
-        ckpt = Checkpoint(model, block_tok, layout={**layout, "block_size": size})
-        return BlockInfiller(ckpt, max_span_tokens=40)
-
-    return {
-        "masked diffusion": lambda: ScriptedCanvas(
-            Checkpoint(tiny_model(tok.vocab_size, span_positions=48), tok)
-        ),
-        "autoregressive": lambda: ARInfiller(
-            Checkpoint(tiny_model(tok.vocab_size, seed=4, causal=True), tok), max_new_tokens=40
-        ),
-        "block of 8": lambda: block(8),
-        "block of 1": lambda: block(1),
-    }
+    return four_backends(ScriptedCanvas)
 
 
 @pytest.mark.parametrize("name", list(_backends()))
