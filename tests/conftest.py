@@ -4,6 +4,8 @@ Language Server tests' `client` and `editor`."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 import pytest_lsp
@@ -47,6 +49,24 @@ def tiny_model(vocab_size: int, seed: int = 0, **overrides) -> DiffusionLM:
 def tiny_block_model(vocab_size: int, seed: int = 0) -> DiffusionLM:
     """A tiny random network for the block model (which has no length head)."""
     return tiny_model(vocab_size, seed, length_head=False)
+
+
+@contextmanager
+def logits_nudged(model: DiffusionLM, nudge: Callable[[torch.Tensor], None]) -> Iterator[None]:
+    """`model` with `nudge` applied in place to every logits tensor it computes (a tiny
+    network scripted to write what a test needs); the network's own method comes back."""
+    original = model.token_logits
+
+    def token_logits(h):
+        out = original(h)
+        nudge(out)
+        return out
+
+    model.token_logits = token_logits
+    try:
+        yield
+    finally:
+        del model.token_logits
 
 
 def four_backends(canvas_class: type[Infiller]) -> dict:

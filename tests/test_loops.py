@@ -5,8 +5,6 @@ there, and a given middle, a fixed length or `cut_loops=False` keep what was wri
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 import torch
@@ -17,7 +15,7 @@ from diffill.model.checkpoint import Checkpoint
 from diffill.model.requests import loop_free_length, loop_repeats, middle_text
 from diffill.model.tokenizer import ByteTokens
 
-from .conftest import base_tokenizer, four_backends, tiny_model
+from .conftest import base_tokenizer, four_backends, logits_nudged, tiny_model
 
 
 class Pieces(ByteTokens):
@@ -60,22 +58,10 @@ def test_a_loop_cut_comes_before_the_line_cut_either_way_round():
     assert middle_text(t, [B, NL, A, A, A, A], one_line=True, cut_loops=True) == ("b", 1)
 
 
-@contextmanager
-def writes_x(model, tok) -> Iterator[None]:
+def writes_x(model, tok):
     """The network made to write `x` in every slot (left to right and block by block)."""
     x = tok.encode("x")[0]
-    original = model.token_logits
-
-    def token_logits(h):
-        out = original(h)
-        out[..., x] += 30.0
-        return out
-
-    model.token_logits = token_logits
-    try:
-        yield
-    finally:
-        del model.token_logits
+    return logits_nudged(model, lambda out: out[..., x].add_(30.0))
 
 
 class LoopingCanvas(Infiller):

@@ -21,7 +21,7 @@ from diffill.server.editing.parsed import ParsedDocument
 from diffill.server.editing.request import EditRequest, Intent
 from diffill.server.editing.targets import completion_request
 
-from .conftest import four_backends
+from .conftest import four_backends, logits_nudged
 from .scripted_model import ScriptedInfiller
 
 
@@ -49,12 +49,10 @@ def writes_breaks(model, tok) -> Iterator[None]:
     token a call, left to right) or in slot 3 of every block (a block a call): its middles
     hold a line and go on. One request a use (the count starts again)."""
     newline, x = tok.encode("\n")[0], tok.encode("x")[0]
-    original = model.token_logits
     calls = 0
 
-    def token_logits(h):
+    def nudge(out):
         nonlocal calls
-        out = original(h)
         out[..., x] += 30.0
         if out.dim() == 3 and out.shape[1] > 1:
             out[:, 3, newline] += 60.0
@@ -62,13 +60,9 @@ def writes_breaks(model, tok) -> Iterator[None]:
             calls += 1
             if calls == 4:
                 out[..., newline] += 60.0
-        return out
 
-    model.token_logits = token_logits
-    try:
+    with logits_nudged(model, nudge):
         yield
-    finally:
-        del model.token_logits
 
 
 class ScriptedCanvas(Infiller):
