@@ -7,12 +7,14 @@
 #   tail -f "$RUN/out/train_log.jsonl"              # tokens/s and MFU of every log line
 #   bash recipes/cpu_cumulative_eval.sh            # the run's model against the shipped one
 #
-# Each session's machine is new, so the run crosses sessions through the shipped weights:
+# The run crosses sessions through the newest weights the machine still holds:
 #   - on a machine that still holds $RUN/out/train_state.pt the leg resumes exactly (model,
 #     AdamW moments, step, tokens seen, the same learning-rate curve);
-#   - otherwise a new leg starts from INIT (default: the shipped model, which is the run's
-#     last leg once one has beaten the shipped default; before that, v1), with fresh AdamW
-#     moments after a short warm-up. The folder's info.tokens_total adds up every leg.
+#   - otherwise a new leg starts from INIT, with fresh AdamW moments after a short warm-up:
+#     the last finished leg where the machine kept it (INIT=/work/runs/<last>/out/model, in
+#     a new RUN), else the shipped model (the run's last leg once one has beaten the
+#     shipped default; before that, v1). The folder's info.tokens_total adds up every leg,
+#     and a leg's examples are drawn from a seed that counts it, so no leg replays the last.
 # A leg lasts MINUTES of training (default 120) and its learning rate decays (cosine, to a
 # tenth) over exactly that time, so it ends ready to evaluate and, if it wins, to ship.
 #

@@ -429,3 +429,34 @@ def test_blocks_of_one_token_decode_as_the_causal_lm_reads_and_leave_the_cache_e
         assert torch.equal(k[:, :, : len(ctx)], k0[:, :, : len(ctx)])
     again = inf.infill(PREFIX, SUFFIX, length=12)
     assert again.context_computed == 0 and again.tokens == got.tokens
+
+
+def test_a_leg_from_an_earlier_legs_weights_draws_other_examples(small_corpus, tmp_path):
+    """Legs warm-started from one folder draw the same examples (determinism), and a leg
+    from weights that saw more tokens draws others: a leg does not replay the one before."""
+    _train(small_corpus, tmp_path / "a", "--objective", "block-ar", "--steps", "2")
+    more = tmp_path / "a-later"
+    shutil.copytree(tmp_path / "a" / "model", more)
+    config = json.loads((more / "config.json").read_text())
+    config["info"]["tokens_total"] += 1000
+    (more / "config.json").write_text(json.dumps(config))
+
+    def heldout_after_a_leg(init: Path, name: str) -> float:
+        _train(
+            small_corpus,
+            tmp_path / name,
+            "--objective",
+            "block-ar",
+            "--steps",
+            "2",
+            "--init",
+            str(init),
+            "--precision",
+            "fp32",
+        )
+        log = (tmp_path / name / "train_log.jsonl").read_text().splitlines()
+        return json.loads(log[-1])["heldout"]["loss"]
+
+    first = heldout_after_a_leg(tmp_path / "a" / "model", "b")
+    assert heldout_after_a_leg(tmp_path / "a" / "model", "c") == first
+    assert heldout_after_a_leg(more, "d") != first

@@ -350,9 +350,12 @@ def train(opts: TrainOptions, log: Callable[[str], None] = print) -> Path:
         extra_block_share=opts.extra_block_share,
         pad_to=_padded_length(opts) if opts.compile and opts.block_model else None,
     )
-    # Resuming reseeds from the step so a resumed run does not replay its examples.
+    # Resuming reseeds from the step so a resumed run does not replay its examples, and a
+    # leg warm-started from an earlier leg's weights reseeds from the tokens those saw, so
+    # it does not replay the earlier leg's examples either (legs once all drew the same).
+    stream_seed = opts.seed * 100_003 + rank * 1009 + step + tokens_before
     batches = torch.utils.data.DataLoader(
-        Batches(stream_args, opts.batch_size, opts.seed * 100_003 + rank * 1009 + step),
+        Batches(stream_args, opts.batch_size, stream_seed),
         batch_size=None,
         num_workers=opts.workers,
         pin_memory=device.type == "cuda",
