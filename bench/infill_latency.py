@@ -1,7 +1,9 @@
-"""Latency of `infill` on the shipped model: a one-line fill (the model picks the length)
-and fixed 64-token spans, with short and long context, p50/p95 over repeated runs.
+"""Latency of `infill` on the shipped model: ghost text (a one-line request, as the
+Language Server asks at the cursor: it ends at the line's end and before a loop's
+repeats), a fill whose length the model picks, and fixed 64-token spans, with short and
+long context, p50/p95 over repeated runs.
 
-    python -m bench.infill_latency [--model DIR] [--repeats N]
+    python -m bench.infill_latency [--model DIR] [--repeats N] [--label NAME]
 """
 
 from __future__ import annotations
@@ -49,22 +51,25 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=None)
     ap.add_argument("--repeats", type=int, default=10)
+    ap.add_argument("--label", default="", help="saved as infill_latency_LABEL.json")
     args = ap.parse_args()
     infiller = load(args.model)
     rows = []
-    cases = [
-        ("one line (model picks length)", None, 256),
-        ("one line (model picks length)", None, 1024),
-        ("64 tokens", 64, 256),
-        ("64 tokens", 64, 1024),
+    cases = [  # (name, fixed length, one line, context tokens)
+        ("ghost text (one_line)", None, True, 256),
+        ("ghost text (one_line)", None, True, 1024),
+        ("one line (model picks length)", None, False, 256),
+        ("one line (model picks length)", None, False, 1024),
+        ("64 tokens", 64, False, 256),
+        ("64 tokens", 64, False, 1024),
     ]
-    for name, length, ctx_tokens in cases:
+    for name, length, one_line, ctx_tokens in cases:
         prefix, suffix = context(ctx_tokens, infiller)
-        infiller.infill(prefix, suffix, length=length)  # warm-up
+        infiller.infill(prefix, suffix, length=length, one_line=one_line)  # warm-up
         times, steps, produced = [], [], []
         for seed in range(args.repeats):
             t0 = time.perf_counter()
-            r = infiller.infill(prefix, suffix, length=length, seed=seed)
+            r = infiller.infill(prefix, suffix, length=length, one_line=one_line, seed=seed)
             times.append(time.perf_counter() - t0)
             steps.append(r.steps)
             produced.append(len(r.tokens))
@@ -72,6 +77,7 @@ def main() -> None:
             "case": name,
             "context_tokens": ctx_tokens,
             "length": length,
+            "one_line": one_line,
             "p50_ms": round(1000 * statistics.median(times), 1),
             "p95_ms": round(1000 * percentile(times, 0.95), 1),
             "mean_steps": round(statistics.mean(steps), 1),
@@ -84,7 +90,7 @@ def main() -> None:
             f"tokens {row['mean_tokens']:>5}"
         )
     path = save(
-        "infill_latency",
+        "infill_latency" + (f"_{args.label}" if args.label else ""),
         {
             "model": str(infiller.facts.folder),
             "repeats": args.repeats,
