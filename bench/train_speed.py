@@ -24,8 +24,13 @@ import torch
 
 from diffill.model.backends.transformer import DiffusionLM, config_for_size
 from diffill.model.hardware import matmul_tflops
-from diffill.model.training.blockdiff import IGNORE, BlockBatch, block_loss
-from diffill.model.training.loop import make_optimizer, step_flops_per_token
+from diffill.model.training.blockdiff import IGNORE, BlockBatch
+from diffill.model.training.loop import (
+    Objective,
+    make_optimizer,
+    step_flops_per_token,
+    train_step,
+)
 
 from .machine import save
 
@@ -54,16 +59,13 @@ def measure(
     model = DiffusionLM(cfg)
     opt = make_optimizer(model, optimizer, lr=1e-4, weight_decay=0.1)
     bf16 = precision == "bf16"
-    loss_fn = torch.compile(block_loss) if compile_ else block_loss
+    net = Objective(model)
+    if compile_:
+        net = torch.compile(net)  # as `train --compile` does
     b = random_batch(cfg.vocab_size, batch, seq, 0)
 
     def step() -> None:
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            loss, _ = loss_fn(model, b)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        train_step(net, opt, b, bf16)
 
     for _ in range(2):  # warm-up (and compilation)
         step()

@@ -94,7 +94,7 @@ class TrainOptions:
         return self.objective in bdo.OBJECTIVES
 
 
-class _Objective(torch.nn.Module):
+class Objective(torch.nn.Module):
     """The loss as a module, so DDP sees every parameter used in its forward."""
 
     def __init__(self, model: DiffusionLM) -> None:
@@ -107,6 +107,25 @@ class _Objective(torch.nn.Module):
         if isinstance(batch, bdo.BlockBatch):
             return bdo.block_loss(self.model, batch)
         return diffusion_loss(self.model, batch)
+
+
+def train_step(
+    net: torch.nn.Module,
+    optimizer: torch.optim.Optimizer | MuonWithAdamW,
+    batch: Batch | ARBatch | bdo.BlockBatch,
+    bf16: bool,
+) -> tuple[torch.Tensor, dict, torch.Tensor]:
+    """One optimizer step, the one `train` runs and `bench.train_speed` times: the loss of
+    `net` (an `Objective`, compiled or not) under bf16 autocast when `bf16`, backward,
+    gradients clipped to norm 1, the update. Returns the loss, its stats and the norm."""
+    device_type = next(net.parameters()).device.type
+    with torch.autocast(device_type, dtype=torch.bfloat16, enabled=bf16):
+        loss, stats = net(batch)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    grad_norm = torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+    optimizer.step()
+    return loss, stats, grad_norm
 
 
 def step_flops_per_token(cfg, n_params: int, seq: int) -> float:
@@ -150,12 +169,13 @@ def lr_at(step: int, total: int, opts: TrainOptions) -> float:
 
 
 @torch.no_grad()
-def heldout_loss(model: DiffusionLM, batches: list, device, autocast) -> dict[str, float]:
+def heldout_loss(model: DiffusionLM, batches: list, device, bf16: bool) -> dict[str, float]:
+    """The mean loss stats over held-out `batches`, computed as training computes them."""
     model.eval()
     sums: dict[str, float] = {}
-    objective = _Objective(model)
+    objective = Objective(model)
     for b in batches:
-        with autocast():
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             _, stats = objective(b.to(device))
         for k, v in stats.items():
             sums[k] = sums.get(k, 0.0) + v
@@ -314,7 +334,7 @@ def train(opts: TrainOptions, log: Callable[[str], None] = print) -> Path:
             f"device {describe(device)}, bf16 {'on' if use_bf16 else 'off'}"
         )
 
-    net: torch.nn.Module = _Objective(model)
+    net: torch.nn.Module = Objective(model)
     if distributed:
         # Batches of plain examples leave the length head without gradient.
         net = torch.nn.parallel.DistributedDataParallel(
@@ -322,9 +342,6 @@ def train(opts: TrainOptions, log: Callable[[str], None] = print) -> Path:
             device_ids=[device.index] if device.type == "cuda" else None,
             find_unused_parameters=True,
         )
-
-    def autocast():
-        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16)
 
     if opts.compile:
         net = cast(torch.nn.Module, torch.compile(net))
@@ -370,7 +387,7 @@ def train(opts: TrainOptions, log: Callable[[str], None] = print) -> Path:
         if rank != 0:
             return
         peak_tflops = max(peak_tflops, matmul_tflops(device, matmul_dtype))
-        hl = heldout_loss(model, held_batches, device, autocast)
+        hl = heldout_loss(model, held_batches, device, use_bf16)
         info = {
             "size": opts.size,
             "parameters": model.num_parameters(),
@@ -444,12 +461,7 @@ def train(opts: TrainOptions, log: Callable[[str], None] = print) -> Path:
             horizon = _estimate_total(step, first_step, t_start, deadline)
         for g in optimizer.param_groups:
             g["lr"] = lr_at(step, horizon, opts)
-        with autocast():
-            loss, stats = net(batch)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
+        loss, stats, grad_norm = train_step(net, optimizer, batch, use_bf16)
         step += 1
         n_tok = batch.inputs.numel()  # padding included: it is computed on
         tokens_seen += n_tok * (dist.get_world_size() if distributed else 1)
