@@ -109,6 +109,12 @@ class Objective(torch.nn.Module):
         return diffusion_loss(self.model, batch)
 
 
+def autocast_for(device: torch.device, bf16: bool):
+    """The autocast context a training and a held-out step compute under: bf16 when
+    `train_in_bf16` chose it, else a no-op."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
+
+
 def train_step(
     net: torch.nn.Module,
     optimizer: torch.optim.Optimizer | MuonWithAdamW,
@@ -118,8 +124,7 @@ def train_step(
     """One optimizer step, the one `train` runs and `bench.train_speed` times: the loss of
     `net` (an `Objective`, compiled or not) under bf16 autocast when `bf16`, backward,
     gradients clipped to norm 1, the update. Returns the loss, its stats and the norm."""
-    device_type = next(net.parameters()).device.type
-    with torch.autocast(device_type, dtype=torch.bfloat16, enabled=bf16):
+    with autocast_for(next(net.parameters()).device, bf16):
         loss, stats = net(batch)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
@@ -175,7 +180,7 @@ def heldout_loss(model: DiffusionLM, batches: list, device, bf16: bool) -> dict[
     sums: dict[str, float] = {}
     objective = Objective(model)
     for b in batches:
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+        with autocast_for(device, bf16):
             _, stats = objective(b.to(device))
         for k, v in stats.items():
             sums[k] = sums.get(k, 0.0) + v
