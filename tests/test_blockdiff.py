@@ -460,3 +460,26 @@ def test_a_leg_from_an_earlier_legs_weights_draws_other_examples(small_corpus, t
     first = heldout_after_a_leg(tmp_path / "a" / "model", "b")
     assert heldout_after_a_leg(tmp_path / "a" / "model", "c") == first
     assert heldout_after_a_leg(more, "d") != first
+
+
+def test_bits_per_byte_counts_the_middles_text_and_agrees_with_the_training_loss(model, tok):
+    rng = random.Random(0)
+    text = "def f(x):\n    y = x * 2\n    return y + 1\n\nprint(f(3))\n"
+    a = text.index("y = ")
+    opts = bdo.BlockOptions("block-ar", block_size=4)
+    examples = [
+        bdo.block_example(tok, text, (a, a + 9), rng, opts, max_tokens=256),
+        bdo.plain_block_example(tok, tok.encode(text), rng, opts),
+    ]
+    batch = bdo.collate(examples, tok)
+    counts = bdo.token_byte_counts(tok)
+    assert counts[tok.mask_id] == 0 and counts[tok.encode(" return")[0]] > 0
+    sums = bdo.ar_nats_and_bytes(model, batch, counts)
+    # The middle's bytes are its text's; its nats include the one <end> that closes it.
+    assert sums["middle_bytes"] == len(text[a : a + 9].encode())
+    assert sums["middle_tokens"] == len(tok.encode(text[a : a + 9])) + 1
+    # The plain window's targets are every token but its first.
+    plain_bytes = len(text.encode()) - len(tok.token_bytes(tok.encode(text)[0]))
+    _, stats = bdo.block_loss(model, batch)
+    assert sums["nats"] / sums["tokens"] == pytest.approx(stats["ar_ce"], rel=1e-5)
+    assert sums["bytes"] > plain_bytes + sums["middle_bytes"]  # the FIM context is read too

@@ -330,3 +330,36 @@ def block_loss(model: DiffusionLM, batch: BlockBatch) -> tuple[torch.Tensor, dic
             stats[f"{name}_middle_ce"] = float(ce.detach()[mid].mean())
     stats["loss"] = float(loss.detach())
     return loss, stats
+
+
+def token_byte_counts(tok: CodeTokenizer) -> torch.Tensor:
+    """(vocab,) the bytes of text each token id stands for; special tokens stand for none."""
+    return torch.tensor(
+        [0 if i in tok.special_ids else len(tok.token_bytes(i)) for i in range(tok.vocab_size)],
+        dtype=torch.float64,
+    )
+
+
+@torch.no_grad()
+def ar_nats_and_bytes(
+    model: DiffusionLM, batch: BlockBatch, byte_counts: torch.Tensor
+) -> dict[str, float]:
+    """Summed next-token negative log-likelihood (nats) of the clean stream, and the bytes
+    of text its targets stand for, over every target and over the middle's (the middle's
+    `<end>`s count in its nats, not its bytes). Bits per byte is nats / bytes / ln 2: it
+    compares models whatever their tokenizers, FIM layouts or sequence lengths."""
+    mask = batch.attention_mask()
+    h, _ = model.hidden(batch.inputs, batch.positions, mask, causal=mask is None)
+    sel = batch.ar_target != IGNORE
+    targets = batch.ar_target[sel]
+    nats = F.cross_entropy(model.token_logits(h[sel]).float(), targets, reduction="none")
+    nbytes = byte_counts.to(targets.device)[targets]
+    mid = batch.in_middle[sel]
+    return {
+        "nats": float(nats.sum()),
+        "bytes": float(nbytes.sum()),
+        "tokens": int(targets.numel()),
+        "middle_nats": float(nats[mid].sum()),
+        "middle_bytes": float(nbytes[mid].sum()),
+        "middle_tokens": int(mid.sum()),
+    }
