@@ -59,6 +59,38 @@ def test_muon_fits_a_batch_and_its_state_round_trips():
     assert torch.equal(next(iter(again.muon.state.values()))["momentum_buffer"], buf)
 
 
+@pytest.mark.parametrize("adjust", ["match_rms_adamw", "original"])
+def test_fp32_muon_makes_torchs_update_without_bf16(adjust, monkeypatch):
+    torch.manual_seed(0)
+    params = [torch.nn.Parameter(torch.randn(48, 16)), torch.nn.Parameter(torch.randn(16, 40))]
+    twins = [torch.nn.Parameter(p.detach().clone()) for p in params]
+    start = [p.detach().clone() for p in params]
+    kw = dict(lr=0.02, weight_decay=0.1, adjust_lr_fn=adjust)
+    ours, theirs = loop.Fp32Muon(params, **kw), torch.optim.Muon(twins, **kw)
+    for step in range(3):
+        for p, q in zip(params, twins, strict=True):
+            p.grad = torch.randn(p.shape, generator=torch.Generator().manual_seed(step))
+            q.grad = p.grad.clone()
+        theirs.step()
+        # Ours never computes in bf16: where bf16 is emulated that is what costs.
+        monkeypatch.setattr(torch.Tensor, "bfloat16", lambda _t: pytest.fail("bf16 used"))
+        ours.step()
+        monkeypatch.undo()
+    for p, q, p0 in zip(params, twins, start, strict=True):
+        assert torch.allclose(p, q, atol=2e-3), float((p - q).abs().max())
+        assert (p - p0).abs().max() > 2e-2  # far more than the two differ by
+    # The state is torch's, so a run's saved optimizer loads into either.
+    again = torch.optim.Muon(twins, **kw)
+    again.load_state_dict(ours.state_dict())
+
+
+def test_muon_runs_in_fp32_where_training_does():
+    model = _tiny_model()
+    assert isinstance(loop.make_optimizer(model, "muon", 1e-3, 0.1, bf16=False).muon, loop.Fp32Muon)
+    bf16 = loop.make_optimizer(model, "muon", 1e-3, 0.1, bf16=True).muon
+    assert type(bf16) is torch.optim.Muon
+
+
 def test_an_unknown_optimizer_is_refused():
     with pytest.raises(ValueError, match="optimizer must be one of"):
         loop.TrainOptions(corpus=("x",), out="y", steps=1, optimizer="sgd")
