@@ -57,8 +57,8 @@ def measure(
     torch.manual_seed(0)
     cfg = config_for_size(size, 8194)
     model = DiffusionLM(cfg)
-    opt = make_optimizer(model, optimizer, lr=1e-4, weight_decay=0.1)
     bf16 = precision == "bf16"
+    opt = make_optimizer(model, optimizer, lr=1e-4, weight_decay=0.1, bf16=bf16)
     net = Objective(model)
     if compile_:
         net = torch.compile(net)  # as `train --compile` does
