@@ -232,7 +232,7 @@ class Fp32Muon(torch.optim.Muon):
     (`momentum_buffer`), so a run's saved optimizer state loads into either."""
 
     @torch.no_grad()
-    def step(self, closure=None):  # type: ignore[override]
+    def step(self, closure=None):
         loss = None
         if closure is not None:
             with torch.enable_grad():
