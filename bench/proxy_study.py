@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from diffill.model import checkpoint
-from diffill.model.backends.transformer import DiffusionLM, ModelConfig
+from diffill.model.backends.transformer import DiffusionLM
 from diffill.model.tokenizer import CodeTokenizer
 from diffill.model.training.blockdiff import ar_nats_and_bytes, token_byte_counts
 from diffill.model.training.corpus import HELDOUT, Corpus
@@ -42,14 +42,6 @@ ARMS = [
 HELD_SEED = 4242  # the held-out examples, one draw for every arm
 BATCHES, BATCH = 24, 8
 SEQ = 512
-
-
-def load_network(folder: Path) -> tuple[DiffusionLM, CodeTokenizer, dict]:
-    config = checkpoint.read_config(folder)
-    model = DiffusionLM(ModelConfig.from_dict(config["model"]))
-    model.load_state_dict(checkpoint.read_state(folder))
-    model.eval()
-    return model, CodeTokenizer.from_file(folder / "tokenizer.json"), config
 
 
 def bits_per_byte(
@@ -112,8 +104,8 @@ def main() -> None:
         if not (out / "runs" / name / "done").is_file():
             print(f"{name}: not finished, left out")
             continue
-        model, tok, config = load_network(folder)
-        order = config.get("layout", {}).get("fim_order", "spm")
+        ckpt = checkpoint.load(folder, model_type=checkpoint.BLOCK_MODEL_TYPE, dtype="float32")
+        model, tok, order = ckpt.model.eval(), ckpt.tokenizer, ckpt.layout["fim_order"]
         row = {
             "arm": name,
             "what": what,

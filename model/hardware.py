@@ -87,16 +87,15 @@ def matmul_tflops(device: torch.device, dtype: torch.dtype, seconds: float = 0.5
     the best of two sizes keeps the figure conservative."""
     import time
 
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
     sizes = (4096,) if device.type == "cuda" else (1024, 2048)
     best = 0.0
     for n in sizes:
         a = torch.randn(n, n, device=device, dtype=dtype)
         b = torch.randn(n, n, device=device, dtype=dtype)
-
-        def sync() -> None:
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-
         a @ b
         sync()
         reps, t0 = 0, time.perf_counter()
