@@ -3,7 +3,9 @@
     python -m bench.proxy_study CORPUS OUT
 
 Every arm's model is scored on the same held-out examples of CORPUS, whatever it trained on,
-so that arms with other FIM rates, orders or sequence lengths compare:
+so that arms with other FIM rates, orders, sequence lengths or data compare (an arm with
+its own vocabulary is scored on the same held-out files through its own corpus, windows of
+its own tokens; bits per byte make the two vocabularies compare):
 - plain windows of 512 tokens read left to right: bits per byte over every token (how well
   the network models code);
 - FIM examples (the same files and cuts for every arm, laid out in the arm's own order):
@@ -35,10 +37,18 @@ ARMS = [
     ("adamw", "AdamW, lr 1.5e-3, SPM, FIM rate 80%, 8 x 512 (the baseline)"),
     ("s1_adamw", "the same, seed 1"),
     ("muon", "Muon (hidden matrices), the same lr through match_rms_adamw"),
+    ("s1_muon", "Muon, seed 1"),
     ("fim50", "FIM rate 50%"),
     ("psm", "PSM order"),
     ("seq256", "16 x 256-token windows"),
+    ("s1_seq256", "16 x 256-token windows, seed 1"),
+    ("muon_seq256", "Muon and 16 x 256-token windows together"),
+    ("vocab16k", "a 16,384-token vocabulary (its own tokenizer and corpus)"),
+    ("nofilter", "no noise filter or deduplication (its own corpus; scored on the clean one)"),
 ]
+# An arm whose tokens differ from CORPUS's is scored on the same held-out files through its
+# own corpus (the held-out split is by content hash, so the files are the same ones).
+OWN_CORPUS = {"vocab16k": "corpus16k"}
 HELD_SEED = 4242  # the held-out examples, one draw for every arm
 BATCHES, BATCH = 24, 8
 SEQ = 512
@@ -73,6 +83,10 @@ def bits_per_byte(
     }
 
 
+def _heldout_paths(corpus: Corpus) -> list[str]:
+    return [corpus.paths[i] for i in corpus.split(HELDOUT)]
+
+
 def training_figures(run: Path) -> dict:
     log = [json.loads(x) for x in (run / "train_log.jsonl").read_text().splitlines()]
     steps = [e for e in log if "tokens_per_s" in e]
@@ -99,6 +113,7 @@ def main() -> None:
     torch.set_grad_enabled(False)
     corpus, out = Corpus(args.corpus), Path(args.out)
     rows = []
+    shared_heldout = _heldout_paths(corpus)
     for name, what in ARMS:
         folder = out / "runs" / name / "model"
         if not (out / "runs" / name / "done").is_file():
@@ -106,13 +121,18 @@ def main() -> None:
             continue
         ckpt = checkpoint.load(folder, model_type=checkpoint.BLOCK_MODEL_TYPE, dtype="float32")
         model, tok, order = ckpt.model.eval(), ckpt.tokenizer, ckpt.layout["fim_order"]
+        scored_on = corpus
+        if name in OWN_CORPUS:
+            scored_on = Corpus(out / OWN_CORPUS[name])
+            if _heldout_paths(scored_on) != shared_heldout:
+                raise SystemExit(f"{name}: its corpus holds out other files than {corpus.folder}")
         row = {
             "arm": name,
             "what": what,
             "parameters": model.num_parameters(),
             **training_figures(out / "runs" / name),
-            "plain": bits_per_byte(model, tok, corpus, 1.0, order),
-            "fim": bits_per_byte(model, tok, corpus, 0.0, order),
+            "plain": bits_per_byte(model, tok, scored_on, 1.0, order),
+            "fim": bits_per_byte(model, tok, scored_on, 0.0, order),
             "dev": dev_figures(out / "evals" / f"{name}.json"),
         }
         rows.append(row)

@@ -19,6 +19,14 @@
 #   fim50      50% plain windows (FIM rate 50%)
 #   psm        PSM order instead of SPM
 #   seq256     16 x 256-token windows (the same tokens a step)
+#   s1_muon, s1_seq256   the two leading arms again, seed 1
+#   muon_seq256          both together (for the longer budget: TOKENS=3e6 in another OUT)
+#   vocab16k   a 16,384-token tokenizer trained on this corpus's train split (its own
+#              corpus, OUT/corpus16k, built from the same source trees)
+#   nofilter   the corpus built without the noise filter and deduplication (OUT/corpus_
+#              unfiltered: generated, minified and vendored files and duplicates kept; no
+#              train file copies a held-out one)
+# ARMS (default: all of them) names the arms to run, two at a time in the order given.
 set -u
 C=$1; OUT=$2
 export OMP_NUM_THREADS=${THREADS:-1} MKL_NUM_THREADS=${THREADS:-1}
@@ -47,15 +55,36 @@ evaluate() { # name
         --model "$OUT/runs/$1/model" --max-context 512 --json "$OUT/evals/$1.json" \
         >"$OUT/evals/$1.txt" 2>&1
 }
-train adamw --seed 0 --fim-order spm --batch-size 8 --seq-tokens 512 &
-train s1_adamw --seed 1 --fim-order spm --batch-size 8 --seq-tokens 512 &
-wait
-train muon --seed 0 --fim-order spm --batch-size 8 --seq-tokens 512 --optimizer muon &
-train fim50 --seed 0 --fim-order spm --batch-size 8 --seq-tokens 512 --plain-share 0.5 &
-wait
-train psm --seed 0 --fim-order psm --batch-size 8 --seq-tokens 512 &
-train seq256 --seed 0 --fim-order spm --batch-size 16 --seq-tokens 256 &
-wait
-for arm in adamw muon fim50 psm seq256 s1_adamw; do
-    [ -f "$OUT/runs/$arm/done" ] && evaluate $arm
+SITE="$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+STDLIB="$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')"
+arm() { # name: its training run
+    local spm=(--fim-order spm --batch-size 8 --seq-tokens 512)
+    case $1 in
+        adamw) train adamw --seed 0 "${spm[@]}" ;;
+        s1_adamw) train s1_adamw --seed 1 "${spm[@]}" ;;
+        muon) train muon --seed 0 "${spm[@]}" --optimizer muon ;;
+        s1_muon) train s1_muon --seed 1 "${spm[@]}" --optimizer muon ;;
+        fim50) train fim50 --seed 0 "${spm[@]}" --plain-share 0.5 ;;
+        psm) train psm --seed 0 --fim-order psm --batch-size 8 --seq-tokens 512 ;;
+        seq256) train seq256 --seed 0 --fim-order spm --batch-size 16 --seq-tokens 256 ;;
+        s1_seq256) train s1_seq256 --seed 1 --fim-order spm --batch-size 16 --seq-tokens 256 ;;
+        muon_seq256) train muon_seq256 --seed 0 --fim-order spm --batch-size 16 \
+            --seq-tokens 256 --optimizer muon ;;
+        # The last --corpus wins: these two build their own corpus from the source trees.
+        vocab16k) train vocab16k --seed 0 "${spm[@]}" --corpus "$STDLIB" "$SITE" \
+            --corpus-dir "$OUT/corpus16k" --vocab-size 16384 ;;
+        nofilter) train nofilter --seed 0 "${spm[@]}" --corpus "$STDLIB" "$SITE" \
+            --corpus-dir "$OUT/corpus_unfiltered" --no-filter \
+            --tokenizer model/weights/default/tokenizer.json ;;
+        *) echo "unknown arm $1" >&2; return 1 ;;
+    esac
+}
+read -r -a names <<<"${ARMS:-adamw s1_adamw muon fim50 psm seq256 s1_muon s1_seq256 vocab16k nofilter}"
+for ((i = 0; i < ${#names[@]}; i += 2)); do
+    arm "${names[i]}" &
+    [ $((i + 1)) -lt ${#names[@]} ] && arm "${names[i + 1]}" &
+    wait
+done
+for name in "${names[@]}"; do
+    [ -f "$OUT/runs/$name/done" ] && evaluate "$name"
 done

@@ -91,6 +91,10 @@ def test_train_runs_saves_and_resumes(tmp_path, capsys):
     assert main([*args, "--steps", "5"]) == 0
     assert ckpt.load(folder).info["steps"] == 5
     assert "resumed at step 3" in capsys.readouterr().err
+    # The run's corpus was filtered: an unfiltered run must not silently reuse it.
+    assert main([*args, "--steps", "6", "--no-filter"]) == 1
+    assert "not built without filtering" in capsys.readouterr().err
+    assert ckpt.load(folder).info["steps"] == 5
 
 
 def test_train_on_an_empty_corpus_fails_cleanly(tmp_path, capsys):

@@ -132,3 +132,28 @@ def test_the_plain_reader_drops_what_the_corpus_drops(tree):
     names = {Path(p).relative_to(tree).as_posix() for p, _ in both}
     kept = {"textwrap.py", "shlex.py", "fnmatch.py", "glob.py", "bisect.py", "heapq.py"}
     assert names == kept | {"fmt/textwrap.py", "edited/shlex.py"}
+
+
+def test_unfiltered_keeps_noise_and_duplicates_but_never_a_held_out_copy(tree, tmp_path, tokenizer):
+    """The data-filtering ablation's corpus: generated, minified and vendored files and
+    duplicates stay, the reserved evaluation files do not, and no train file copies a
+    held-out one (which would let the unfiltered arm see its own test)."""
+    root = tmp_path / "src"
+    shutil.copytree(tree, root)
+    base = (STDLIB / "colorsys.py").read_text()  # not in the tree: no other file near it
+    held = next(t for i in range(10_000) if is_heldout(t := f"{base}# variant {i}\n"))
+    write(root, "held.py", held)
+    lines = held.splitlines(keepends=True)
+    lines[30] = "y = 'one line changed'\n"
+    near_copy = "".join(lines)
+    assert not is_heldout(near_copy)
+    write(root, "train_copy_of_held.py", near_copy)
+    corpus = build(
+        [root], tmp_path / "out", tokenizer, workers=1, log=lambda s: None, filtered=False
+    )
+    kept = {Path(p).relative_to(root).as_posix() for p in corpus.paths}
+    assert {"pkg/_vendor/six.py", "gen_pb2.py", "min.py"} <= kept
+    assert {"copy/textwrap.py", "fmt/textwrap.py", "edited/shlex.py", "held.py"} <= kept
+    assert not kept & {"human_eval/task.py", "latin1.py", "empty.py", "train_copy_of_held.py"}
+    assert corpus.manifest["filtered"] is False
+    assert corpus.manifest["stats"]["near_duplicates"] == 1

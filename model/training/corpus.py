@@ -31,6 +31,7 @@ import zlib
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -112,8 +113,8 @@ def minhash(text: str) -> np.ndarray | None:
     return h.min(axis=1).astype(np.uint32)
 
 
-def _read(path: str) -> _Candidate:
-    text, reason = read_source(path)
+def _read(path: str, filtered: bool = True) -> _Candidate:
+    text, reason = read_source(path, filtered)
     if text is None:
         return _Candidate(path, None, reason)
     norm = hashlib.sha1(normalise(text).encode("utf-8")).hexdigest()
@@ -128,20 +129,91 @@ class _NearDuplicates:
         self.signatures: list[np.ndarray] = []
         self.paths: list[str] = []
 
-    def find_or_add(self, sig: np.ndarray, path: str) -> str | None:
-        """The path of a kept file this one nearly duplicates, or None (then it is kept)."""
-        rows = MINHASH_PERMUTATIONS // LSH_BANDS
-        keys = [sig[i * rows : (i + 1) * rows].tobytes() for i in range(LSH_BANDS)]
-        for band, key in zip(self.bands, keys):
+    def find(self, sig: np.ndarray) -> str | None:
+        """The path of an indexed file this one nearly duplicates, or None."""
+        for band, key in zip(self.bands, self._keys(sig)):
             j = band.get(key)
             if j is not None and (self.signatures[j] == sig).mean() >= NEAR_DUPLICATE_JACCARD:
                 return self.paths[j]
+        return None
+
+    def add(self, sig: np.ndarray, path: str) -> None:
         j = len(self.signatures)
         self.signatures.append(sig)
         self.paths.append(path)
-        for band, key in zip(self.bands, keys):
+        for band, key in zip(self.bands, self._keys(sig)):
             band.setdefault(key, j)
-        return None
+
+    def find_or_add(self, sig: np.ndarray, path: str) -> str | None:
+        """The path of a kept file this one nearly duplicates, or None (then it is kept)."""
+        twin = self.find(sig)
+        if twin is None:
+            self.add(sig, path)
+        return twin
+
+    @staticmethod
+    def _keys(sig: np.ndarray) -> list[bytes]:
+        rows = MINHASH_PERMUTATIONS // LSH_BANDS
+        return [sig[i * rows : (i + 1) * rows].tobytes() for i in range(LSH_BANDS)]
+
+
+def _deduplicated(candidates: Iterable[_Candidate], stats: CorpusStats) -> list[tuple[str, str]]:
+    """(path, text) of the readable, clean candidates, the first of each group of exact or
+    near duplicates kept."""
+    kept: list[tuple[str, str]] = []
+    exact: set[str] = set()
+    normalised: set[str] = set()
+    near = _NearDuplicates()
+    for c in candidates:
+        if c.text is None:
+            setattr(stats, c.reason, getattr(stats, c.reason) + 1)
+            continue
+        if c.exact in exact:
+            stats.exact_duplicates += 1
+            continue
+        exact.add(c.exact)
+        if c.normalised in normalised:
+            stats.near_duplicates += 1
+            continue
+        normalised.add(c.normalised)
+        if c.signature is not None:
+            twin = near.find_or_add(c.signature, c.path)
+            if twin is not None:
+                stats.near_duplicates += 1
+                if len(stats.examples_of_near_duplicates) < 20:
+                    stats.examples_of_near_duplicates.append([c.path, twin])
+                continue
+        kept.append((c.path, c.text))
+    return kept
+
+
+def _unfiltered(candidates: Iterable[_Candidate], stats: CorpusStats) -> list[tuple[str, str]]:
+    """(path, text) of every readable candidate, noise and duplicates included (the data-
+    filtering ablation), except train files that copy or nearly copy a held-out file: the
+    held-out split stays unseen either way."""
+    readable: list[_Candidate] = []
+    for c in candidates:
+        if c.text is None:
+            setattr(stats, c.reason, getattr(stats, c.reason) + 1)
+        else:
+            readable.append(c)
+    held = [c for c in readable if is_heldout(c.text or "")]
+    held_normalised = {c.normalised for c in held}
+    near = _NearDuplicates()
+    for c in held:
+        if c.signature is not None:
+            near.add(c.signature, c.path)
+    kept: list[tuple[str, str]] = []
+    for c in readable:
+        assert c.text is not None
+        if not is_heldout(c.text) and (
+            c.normalised in held_normalised
+            or (c.signature is not None and near.find(c.signature) is not None)
+        ):
+            stats.near_duplicates += 1
+            continue
+        kept.append((c.path, c.text))
+    return kept
 
 
 def build(
@@ -151,10 +223,13 @@ def build(
     vocab_size: int = 8192,
     workers: int | None = None,
     log: Callable[[str], None] = print,
+    filtered: bool = True,
 ) -> Corpus:
     """Build a corpus folder at `out` from the Python files under `roots`.
 
     Without a tokenizer one is trained on the train split and saved beside the corpus.
+    Unfiltered, noise (generated, minified, vendored) and duplicates stay in (`_unfiltered`);
+    the reserved evaluation files never do.
     """
     t0 = time.time()
     out = Path(out)
@@ -166,33 +241,11 @@ def build(
     if not paths:
         raise CorpusError(f"no Python files under {[str(r) for r in roots]}")
 
-    kept: list[tuple[str, str]] = []  # path, text
-    exact: set[str] = set()
-    normalised: set[str] = set()
-    near = _NearDuplicates()
     with ProcessPoolExecutor(workers) as pool:
         # Sorted paths and an ordered map keep the first of each duplicate group, the same
         # one on every run.
-        for c in pool.map(_read, paths, chunksize=64):
-            if c.text is None:
-                setattr(stats, c.reason, getattr(stats, c.reason) + 1)
-                continue
-            if c.exact in exact:
-                stats.exact_duplicates += 1
-                continue
-            exact.add(c.exact)
-            if c.normalised in normalised:
-                stats.near_duplicates += 1
-                continue
-            normalised.add(c.normalised)
-            if c.signature is not None:
-                twin = near.find_or_add(c.signature, c.path)
-                if twin is not None:
-                    stats.near_duplicates += 1
-                    if len(stats.examples_of_near_duplicates) < 20:
-                        stats.examples_of_near_duplicates.append([c.path, twin])
-                    continue
-            kept.append((c.path, c.text))
+        candidates = pool.map(partial(_read, filtered=filtered), paths, chunksize=64)
+        kept = _deduplicated(candidates, stats) if filtered else _unfiltered(candidates, stats)
     if not kept:
         raise CorpusError(f"every Python file under {[str(r) for r in roots]} was filtered out")
     log(
@@ -242,6 +295,7 @@ def build(
         "format_version": FORMAT_VERSION,
         "roots": [str(Path(r).resolve()) for r in roots],
         "tokenizer_sha1": hashlib.sha1(tokenizer.to_json().encode()).hexdigest(),
+        "filtered": filtered,
         "stats": asdict(stats),
     }
     # Written last: a folder without a manifest is an interrupted build.

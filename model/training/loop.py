@@ -53,7 +53,8 @@ class TrainOptions:
     seed: int = 0
     save_minutes: float = 10.0
     tokenizer: str | None = None  # reuse this tokenizer.json instead of training one
-    vocab_size: int = 8192
+    vocab_size: int = 8192  # of the tokenizer trained when none is given
+    filtered: bool = True  # the corpus without noise and duplicates (`corpus.build`)
     objective: str = "diffusion"  # or "fim-ar": the autoregressive peer
     workers: int = 0  # DataLoader processes building batches (0: in the training process)
     corpus_dir: str | None = None  # where the built corpus goes (default: OUT/corpus)
@@ -624,9 +625,12 @@ def _open_corpus(opts, out: Path, tok, rank: int, distributed: bool, log) -> Cor
         roots = [str(Path(r).resolve()) for r in opts.corpus]
         if corpus.manifest["roots"] != roots:
             raise ValueError(f"{folder} was built from other folders; pass another --out")
+        if corpus.manifest.get("filtered", True) != opts.filtered:
+            state = "with" if opts.filtered else "without"
+            raise ValueError(f"{folder} was not built {state} filtering; pass another --out")
         return corpus
     if rank == 0:
-        build(opts.corpus, folder, tok, opts.vocab_size, log=log)
+        build(opts.corpus, folder, tok, opts.vocab_size, log=log, filtered=opts.filtered)
     if distributed:
         dist.barrier()
     return Corpus(folder)

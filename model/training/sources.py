@@ -82,9 +82,10 @@ def iter_python_files(roots: Iterable[str | os.PathLike[str]]) -> Iterator[Path]
                     yield Path(dirpath) / name
 
 
-def read_source(path: str | os.PathLike[str]) -> tuple[str | None, str]:
+def read_source(path: str | os.PathLike[str], filtered: bool = True) -> tuple[str | None, str]:
     """(text, "") for a file worth training on, else (None, why not): "too_large",
-    "unreadable" (not UTF-8, or an OS error), "empty" or a `noise_reason`."""
+    "unreadable" (not UTF-8, or an OS error), "empty" or a `noise_reason`. Unfiltered
+    (the proxy study's data-filtering arm) only the reserved evaluation files are noise."""
     try:
         if os.path.getsize(path) > MAX_FILE_BYTES:
             return None, "too_large"
@@ -95,6 +96,8 @@ def read_source(path: str | os.PathLike[str]) -> tuple[str | None, str]:
     if not text.strip():
         return None, "empty"
     reason = noise_reason(path, text)
+    if not filtered and reason != "reserved":
+        reason = None
     return (None, reason) if reason else (text, "")
 
 

@@ -91,6 +91,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             lr=args.lr,
             seed=args.seed,
             tokenizer=args.tokenizer,
+            vocab_size=args.vocab_size,
+            filtered=args.filtered,
             objective=args.objective,
             workers=args.workers,
             corpus_dir=args.corpus_dir,

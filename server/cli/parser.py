@@ -78,6 +78,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tr.add_argument("--tokenizer", help="reuse this tokenizer.json instead of training one")
     tr.add_argument(
+        "--vocab-size",
+        type=int,
+        default=8192,
+        help="vocabulary of the tokenizer trained when --tokenizer is not given (default 8192)",
+    )
+    tr.add_argument(
+        "--no-filter",
+        dest="filtered",
+        action="store_false",
+        help="build the corpus with generated, minified and vendored files and duplicates "
+        "left in (a data-filtering ablation; evaluation's reserved files stay out)",
+    )
+    tr.add_argument(
         "--objective",
         default="diffusion",
         choices=["diffusion", "fim-ar", "block-ar", "block-mixed", "block-diffusion"],
