@@ -26,7 +26,7 @@
 #   nofilter   the corpus built without the noise filter and deduplication (OUT/corpus_
 #              unfiltered: generated, minified and vendored files and duplicates kept; no
 #              train file copies a held-out one)
-# ARMS (default: all of them) names the arms to run, two at a time in the order given.
+# ARMS (default: all of them) names the arms to run, in that order, two at a time.
 set -u
 C=$1; OUT=$2
 export OMP_NUM_THREADS=${THREADS:-1} MKL_NUM_THREADS=${THREADS:-1}
@@ -79,12 +79,13 @@ arm() { # name: its training run
         *) echo "unknown arm $1" >&2; return 1 ;;
     esac
 }
-read -r -a names <<<"${ARMS:-adamw s1_adamw muon fim50 psm seq256 s1_muon s1_seq256 vocab16k nofilter}"
-for ((i = 0; i < ${#names[@]}; i += 2)); do
-    arm "${names[i]}" &
-    [ $((i + 1)) -lt ${#names[@]} ] && arm "${names[i + 1]}" &
-    wait
+read -r -a names <<<"${ARMS:-adamw s1_adamw muon fim50 psm seq256 s1_muon s1_seq256 muon_seq256 vocab16k nofilter}"
+# Two arms at a time, the next starting as soon as either finishes.
+for name in "${names[@]}"; do
+    [ "$(jobs -rp | wc -l)" -ge 2 ] && wait -n
+    arm "$name" &
 done
+wait
 for name in "${names[@]}"; do
     [ -f "$OUT/runs/$name/done" ] && evaluate "$name"
 done
