@@ -191,28 +191,26 @@ def _unfiltered(candidates: Iterable[_Candidate], stats: CorpusStats) -> list[tu
     """(path, text) of every readable candidate, noise and duplicates included (the data-
     filtering ablation), except train files that copy or nearly copy a held-out file: the
     held-out split stays unseen either way."""
-    readable: list[_Candidate] = []
+    readable: list[tuple[_Candidate, str, bool]] = []  # candidate, text, held out
     for c in candidates:
         if c.text is None:
             setattr(stats, c.reason, getattr(stats, c.reason) + 1)
         else:
-            readable.append(c)
-    held = [c for c in readable if is_heldout(c.text or "")]
-    held_normalised = {c.normalised for c in held}
+            readable.append((c, c.text, is_heldout(c.text)))
+    held_normalised = {c.normalised for c, _, held in readable if held}
     near = _NearDuplicates()
-    for c in held:
-        if c.signature is not None:
+    for c, _, held in readable:
+        if held and c.signature is not None:
             near.add(c.signature, c.path)
     kept: list[tuple[str, str]] = []
-    for c in readable:
-        assert c.text is not None
-        if not is_heldout(c.text) and (
+    for c, text, held in readable:
+        if not held and (
             c.normalised in held_normalised
             or (c.signature is not None and near.find(c.signature) is not None)
         ):
             stats.near_duplicates += 1
             continue
-        kept.append((c.path, c.text))
+        kept.append((c.path, text))
     return kept
 
 
