@@ -368,3 +368,51 @@ def length_head_report(
 def _share(items: list[T], test: Callable[[T], bool]) -> float | None:
     """The share of `items` that pass `test` (4 decimals), or None for no items."""
     return round(sum(1 for x in items if test(x)) / len(items), 4) if items else None
+
+
+@dataclass(frozen=True)
+class ShipVerdict:
+    """Whether a candidate model replaces the shipped default, and why."""
+
+    ships: bool
+    exact_gained: int
+    reasons: tuple[str, ...]
+
+
+def ship_verdict(shipped: dict[str, dict], candidate: dict[str, dict]) -> ShipVerdict:
+    """The ship rule of the cumulative run, from each held-out set's single-line summary
+    (`summarize(...)["single_line"]`, keyed by set name, the same sets on both sides).
+
+    A candidate ships when no set is worse (fewer exact matches, a lower edit similarity,
+    a lower pass@1 where the set has tests) and it gains something: exact matches over the
+    sets, or a higher edit similarity on every set. The second way exists because the
+    shipped model writes no line exactly: a rule that asked for exact matches alone would
+    keep every leg that writes better lines but not yet whole ones off the shipped lineage,
+    and with it the only state that outlives a machine.
+    """
+    if set(shipped) != set(candidate) or not shipped:
+        raise ValueError(
+            "the two models were scored on different sets: "
+            f"{sorted(shipped)} and {sorted(candidate)}"
+        )
+    reasons = []
+    gained = 0
+    higher = 0
+    for name in sorted(shipped):
+        s, c = shipped[name], candidate[name]
+        if s["tasks"] != c["tasks"]:
+            raise ValueError(f"set {name}: {s['tasks']} tasks against {c['tasks']}")
+        d = round((c["exact_match"] - s["exact_match"]) * c["tasks"])
+        gained += d
+        if d < 0:
+            reasons.append(f"{name}: {-d} fewer exact matches")
+        if c["edit_similarity"] < s["edit_similarity"]:
+            reasons.append(
+                f"{name}: edit similarity {c['edit_similarity']:.3f} < {s['edit_similarity']:.3f}"
+            )
+        higher += c["edit_similarity"] > s["edit_similarity"]
+        if s.get("pass_at_1") is not None and (c.get("pass_at_1") or 0.0) < s["pass_at_1"]:
+            reasons.append(f"{name}: pass@1 {c.get('pass_at_1') or 0.0:.1%} < {s['pass_at_1']:.1%}")
+    if not reasons and gained <= 0 and higher < len(shipped):
+        reasons.append("no gain: no exact match gained and edit similarity not higher on every set")
+    return ShipVerdict(ships=not reasons, exact_gained=gained, reasons=tuple(reasons))

@@ -14,8 +14,9 @@
 #
 # Writes $RUN/eval/<set>_<candidate|shipped>.json and prints exact match, edit similarity,
 # parse rate and pass@1 side by side; exits 0 when the candidate beats the shipped model
-# (more exact matches over the three sets, and no set with fewer or a lower edit
-# similarity), else 1. Set SHIPPED_JSON_DIR
+# (`evaluation.ship_verdict`: no set with fewer exact matches, a lower edit similarity or a
+# lower pass@1, and either more exact matches over the three sets or a higher edit
+# similarity on every one), else 1. Set SHIPPED_JSON_DIR
 # to reuse the shipped model's figures from an earlier call.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,24 +56,20 @@ done
 "$PY" - "$EVAL" <<'EOF'
 import json, sys
 from pathlib import Path
+from diffill.model.evaluation import ship_verdict
 out = Path(sys.argv[1])
-worse = 0
-wins = 0
+figs = {"shipped": {}, "candidate": {}}
 print(f"{'set':8} {'model':10} {'exact':>7} {'edit sim':>9} {'parse':>7} {'pass@1':>7}")
 for s in ("local", "device", "exec"):
-    figs = {}
     for who in ("shipped", "candidate"):
         f = json.loads((out / f"{s}_{who}.json").read_text())["summary"]["single_line"]
-        figs[who] = f
+        figs[who][s] = f
         p = "-" if f["pass_at_1"] is None else f"{f['pass_at_1']:.1%}"
         print(f"{s:8} {who:10} {f['exact_match']:7.1%} {f['edit_similarity']:9.3f} "
               f"{f['parse_rate']:7.1%} {p:>7}")
-    n = figs["candidate"]["tasks"]
-    d = round((figs["candidate"]["exact_match"] - figs["shipped"]["exact_match"]) * n)
-    wins += d
-    # A set is worse with fewer exact matches or a lower edit similarity: a model that
-    # guesses a few more lines but writes worse code elsewhere does not ship.
-    worse += d < 0 or figs["candidate"]["edit_similarity"] < figs["shipped"]["edit_similarity"]
-print(f"exact matches gained over the three sets: {wins:+d}; sets worse: {worse}")
-sys.exit(0 if wins > 0 and not worse else 1)
+verdict = ship_verdict(figs["shipped"], figs["candidate"])
+print(f"exact matches gained over the three sets: {verdict.exact_gained:+d}")
+print("the candidate beats the shipped model" if verdict.ships
+      else "the candidate loses: " + "; ".join(verdict.reasons))
+sys.exit(0 if verdict.ships else 1)
 EOF

@@ -138,3 +138,49 @@ def test_length_head_report_counts_pass_rates_where_tests_exist():
         "pass_fixed": 0.5,
         "pass_gain": 0.0,
     }
+
+
+def _sets(*rows: tuple[float, float, float | None]) -> dict[str, dict]:
+    """Single-line summaries of 50-task sets, from (exact, edit similarity, pass@1)."""
+    names = ("local", "device", "exec")
+    return {
+        n: {"tasks": 50, "exact_match": e, "edit_similarity": s, "pass_at_1": p}
+        for n, (e, s, p) in zip(names, rows)
+    }
+
+
+def test_ship_verdict_takes_better_lines_or_more_exact_ones_but_never_a_worse_set():
+    v1 = _sets((0.0, 0.226, None), (0.0, 0.261, None), (0.0, 0.238, 0.0))
+    # Higher edit similarity on every set, no exact match on either side: it ships.
+    better = evaluation.ship_verdict(
+        v1, _sets((0.0, 0.25, None), (0.0, 0.28, None), (0.0, 0.24, 0.0))
+    )
+    assert better.ships and better.exact_gained == 0
+    # The fourth leg of docs/training.md: higher on two sets, 0.002 lower on exec.
+    leg = evaluation.ship_verdict(
+        v1, _sets((0.0, 0.227, None), (0.0, 0.277, None), (0.0, 0.236, 0.0))
+    )
+    assert not leg.ships and leg.reasons == ("exec: edit similarity 0.236 < 0.238",)
+    # An exact match gained ships even where one set's similarity ties.
+    exact = evaluation.ship_verdict(
+        v1, _sets((0.02, 0.226, None), (0.0, 0.27, None), (0.0, 0.24, 0.0))
+    )
+    assert exact.ships and exact.exact_gained == 1
+    # An identical model gains nothing.
+    same = evaluation.ship_verdict(v1, v1)
+    assert not same.ships and "no gain" in same.reasons[0]
+    # More exact matches on one set do not buy a set that loses them, or a lower pass@1.
+    traded = evaluation.ship_verdict(
+        _sets((0.02, 0.2, None), (0.0, 0.2, None), (0.0, 0.2, 0.1)),
+        _sets((0.0, 0.3, None), (0.06, 0.3, None), (0.0, 0.3, 0.0)),
+    )
+    assert not traded.ships and traded.exact_gained == 2
+    assert traded.reasons == ("exec: pass@1 0.0% < 10.0%", "local: 1 fewer exact matches")
+
+
+def test_ship_verdict_refuses_figures_from_different_sets():
+    v1 = _sets((0.0, 0.2, None), (0.0, 0.2, None), (0.0, 0.2, 0.0))
+    with pytest.raises(ValueError, match="different sets"):
+        evaluation.ship_verdict(v1, {k: v for k, v in v1.items() if k != "exec"})
+    with pytest.raises(ValueError, match="50 tasks against 49"):
+        evaluation.ship_verdict(v1, {**v1, "local": {**v1["local"], "tasks": 49}})
