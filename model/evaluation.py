@@ -411,8 +411,9 @@ def ship_verdict(shipped: dict[str, dict], candidate: dict[str, dict]) -> ShipVe
                 f"{name}: edit similarity {c['edit_similarity']:.3f} < {s['edit_similarity']:.3f}"
             )
         higher += c["edit_similarity"] > s["edit_similarity"]
-        if s.get("pass_at_1") is not None and (c.get("pass_at_1") or 0.0) < s["pass_at_1"]:
-            reasons.append(f"{name}: pass@1 {c.get('pass_at_1') or 0.0:.1%} < {s['pass_at_1']:.1%}")
+        passed = c.get("pass_at_1") or 0.0  # a candidate with no test results passed none
+        if s.get("pass_at_1") is not None and passed < s["pass_at_1"]:
+            reasons.append(f"{name}: pass@1 {passed:.1%} < {s['pass_at_1']:.1%}")
     if not reasons and gained <= 0 and higher < len(shipped):
         reasons.append("no gain: no exact match gained and edit similarity not higher on every set")
     return ShipVerdict(ships=not reasons, exact_gained=gained, reasons=tuple(reasons))
