@@ -31,6 +31,9 @@ MINUTES="${MINUTES:-120}"
 INIT="${INIT:-model/weights/default}"
 OPTIMIZER="${OPTIMIZER:-adamw}"  # or muon (docs/training.md: the Muon arm)
 LR="${LR:-6e-4}"  # peak; docs/training.md says which legs ran at which
+# A step's tokens are BATCH x SEQ; the proxy study's 256-token arm is BATCH=16 SEQ=256.
+BATCH="${BATCH:-8}"
+SEQ="${SEQ:-512}"
 mkdir -p "$RUN"
 STDLIB="$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')"
 SITE="$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
@@ -48,7 +51,7 @@ nohup nice -n 15 "$PY" -m diffill.server.cli train \
     --corpus "$STDLIB" "$SITE" --corpus-dir "$RUN/corpus" --out "$RUN/out" \
     --tokenizer model/weights/default/tokenizer.json \
     --objective block-ar --fim-order spm --block-size 16 --size base \
-    --init "$RUN/init" --minutes "$MINUTES" --batch-size 8 --seq-tokens 512 \
+    --init "$RUN/init" --minutes "$MINUTES" --batch-size "$BATCH" --seq-tokens "$SEQ" \
     --lr "$LR" --warmup-steps 50 --save-minutes 5 --precision auto --optimizer "$OPTIMIZER" \
     >>"$RUN/train.out" 2>&1 &
 echo $! >"$RUN/train.pid"
