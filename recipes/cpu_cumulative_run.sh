@@ -4,6 +4,7 @@
 # the session's other work goes first.
 #
 #   bash recipes/cpu_cumulative_run.sh            # start or resume; returns at once
+#   OPTIMIZER=muon BATCH=16 SEQ=256 bash recipes/cpu_cumulative_run.sh   # the 2026-12-08 leg
 #   tail -f "$RUN/out/train_log.jsonl"              # tokens/s and MFU of every log line
 #   bash recipes/cpu_cumulative_eval.sh            # the run's model against the shipped one
 #
